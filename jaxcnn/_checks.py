@@ -1,0 +1,83 @@
+"""Argument checks shared by the whole package.
+
+Every public function validates its inputs with these helpers so that bad input
+raises a ``ValueError`` or ``TypeError`` that names the argument, says what was
+expected and shows what was received, before any tracing or XLA compilation.
+"""
+
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+
+def shape_of(x) -> tuple[int, ...]:
+    """Returns the shape of an array-like without converting it to a device array."""
+    return tuple(np.shape(x))
+
+
+def dtype_of(x) -> np.dtype:
+    """Returns the dtype of an array-like (Python scalars map to NumPy's default)."""
+    return getattr(x, "dtype", None) or np.asarray(x).dtype
+
+
+def check_rank(x, name: str, ranks: Sequence[int] | int, layout: str = "") -> None:
+    """Raises ValueError unless ``x.ndim`` is one of ``ranks``.
+
+    Args:
+      x: the array.
+      name: the argument's name, used in the message.
+      ranks: the allowed ranks.
+      layout: an optional description of the expected layout, e.g. ``(N, H, W, C)``.
+    """
+    ranks = (ranks,) if isinstance(ranks, int) else tuple(ranks)
+    shape = shape_of(x)
+    if len(shape) not in ranks:
+        want = " or ".join(str(r) for r in ranks)
+        extra = f" {layout}" if layout else ""
+        raise ValueError(
+            f"{name} must have rank {want}{extra}; got shape {shape} (rank {len(shape)})"
+        )
+
+
+def check_floating(x, name: str) -> None:
+    """Raises TypeError unless ``x`` has a floating-point dtype."""
+    dtype = dtype_of(x)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name} must have a floating dtype; got {dtype}")
+
+
+def as_tuple(value, n: int, name: str) -> tuple[int, ...]:
+    """Expands an int or a length-``n`` sequence of ints to a tuple of ``n`` ints.
+
+    Raises:
+      TypeError: if the values are not integers.
+      ValueError: if the sequence has the wrong length.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value),) * n
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int or a sequence of {n} ints; got {value!r}"
+        ) from None
+    if len(items) != n or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
+    ):
+        raise ValueError(
+            f"{name} must be an int or a sequence of {n} ints; got {value!r}"
+        )
+    return tuple(int(v) for v in items)
+
+
+def check_positive(values: Sequence[int], name: str) -> None:
+    """Raises ValueError unless every value is >= 1."""
+    if any(v < 1 for v in values):
+        raise ValueError(f"{name} must be positive; got {tuple(values)}")
+
+
+def check_choice(value, name: str, choices: Sequence) -> None:
+    """Raises ValueError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}")

@@ -1,0 +1,1 @@
+"""Subcommands of the ``jaxcnn`` CLI, one module each."""

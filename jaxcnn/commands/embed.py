@@ -1,0 +1,6 @@
+"""PLACEHOLDER: `jaxcnn embed`; being written, replace this whole file."""
+
+
+def add_parser(sub):
+    p = sub.add_parser("embed", help="(not yet written)")
+    p.set_defaults(run=lambda args: 2)
