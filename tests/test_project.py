@@ -1,0 +1,55 @@
+"""Checks of the project files themselves: citation metadata, versions, README."""
+
+import pathlib
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+import jaxcnn
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_versions_agree():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    cff = (ROOT / "CITATION.cff").read_text()
+    assert pyproject["project"]["version"] == jaxcnn.__version__
+    assert f"\nversion: {jaxcnn.__version__}\n" in cff
+
+
+def test_citation_is_valid_cff():
+    pytest.importorskip("cffconvert")
+    exe = pathlib.Path(sys.executable).parent / "cffconvert"
+    result = subprocess.run(
+        [str(exe), "--validate", "-i", "CITATION.cff"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_citation_names_both_papers():
+    cff = (ROOT / "CITATION.cff").read_text()
+    assert "arXiv:1604.02878" in cff
+    assert "arXiv:1503.03832" in cff
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text().splitlines()
+    marker = readme.index("<!-- test-command -->")
+    assert readme[marker + 1] == "```bash"
+    command = readme[marker + 2]
+    assert "pytest" in command
+    result = subprocess.run(
+        ["awk", "/<!-- test-command -->/{getline; getline; print; exit}", "README.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == command
+    assert "README.md" in (ROOT / ".ci" / "run").read_text()
