@@ -81,3 +81,26 @@ def check_choice(value, name: str, choices: Sequence) -> None:
     """Raises ValueError unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}")
+
+
+def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
+    """Turns an int or a tuple/list of ints into sorted non-negative axes.
+
+    Raises:
+      TypeError: if ``axis`` is not an int or a sequence of ints.
+      ValueError: if an axis is out of range for rank ``ndim`` or repeated.
+    """
+    items = axis if isinstance(axis, tuple | list) else (axis,)
+    if not items or not all(
+        isinstance(a, int | np.integer) and not isinstance(a, bool) for a in items
+    ):
+        raise TypeError(f"{name} must be an int or a tuple of ints; got {axis!r}")
+    if any(not -ndim <= a < ndim for a in items):
+        raise ValueError(
+            f"{name} must be in [-{ndim}, {ndim}) for an input of rank {ndim}; "
+            f"got {axis!r}"
+        )
+    axes = sorted(int(a) % ndim for a in items)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name} must not repeat an axis; got {axis!r}")
+    return tuple(axes)

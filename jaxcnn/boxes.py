@@ -1,0 +1,345 @@
+"""Box utilities in JAX: overlap, non-maximum suppression, clipping, crops.
+
+Boxes are ``(K, 4)`` as ``(x1, y1, x2, y2)`` in continuous pixel coordinates
+(see ``jaxcnn`` for the shape legend): a box covers ``x1 <= x < x2`` and has
+area ``(x2 - x1) * (y2 - y1)``, so IoU([0, 0, 10, 10], [1, 1, 11, 11]) =
+81 / 119. A box written in inclusive integer pixels ``[x1 .. x2]`` (Matlab's
+convention) is the continuous box ``(x1, y1, x2 + 1, y2 + 1)``.
+
+Every function is jit-compatible: shapes depend only on input shapes, and
+``nms`` returns a fixed number of indices with a validity mask.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxcnn import _checks
+
+MODES = ("union", "min")
+# Fixed-point scale of the integral image used by ``crop_and_resize``: pixel
+# values are stored as round(v * 16) in int32, exact for integer pixels.
+_FIXED_POINT = 16
+
+
+def _check_boxes(boxes, name: str = "boxes") -> None:
+    shape = _checks.shape_of(boxes)
+    if len(shape) != 2 or shape[1] != 4:
+        raise ValueError(f"{name} must have shape (K, 4) (x1, y1, x2, y2); got {shape}")
+    dtype = _checks.dtype_of(boxes)
+    if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+        raise TypeError(f"{name} must be a real-valued array; got dtype {dtype}")
+
+
+def _as_float(boxes):
+    boxes = jnp.asarray(boxes)
+    if not jnp.issubdtype(boxes.dtype, jnp.floating):
+        boxes = boxes.astype(jnp.float32)
+    return boxes
+
+
+def area(boxes) -> jax.Array:
+    """Areas ``(x2 - x1) * (y2 - y1)`` of boxes (K, 4), 0 for inverted boxes."""
+    _check_boxes(boxes)
+    b = _as_float(boxes)
+    return _area(b)
+
+
+def _area(b):
+    return jnp.maximum(b[:, 2] - b[:, 0], 0) * jnp.maximum(b[:, 3] - b[:, 1], 0)
+
+
+def _intersection(a, b):
+    w = jnp.minimum(a[:, None, 2], b[None, :, 2]) - jnp.maximum(
+        a[:, None, 0], b[None, :, 0]
+    )
+    h = jnp.minimum(a[:, None, 3], b[None, :, 3]) - jnp.maximum(
+        a[:, None, 1], b[None, :, 1]
+    )
+    return jnp.maximum(w, 0) * jnp.maximum(h, 0)
+
+
+def _overlap(a, b, mode: str):
+    inter = _intersection(a, b)
+    area_a, area_b = _area(a)[:, None], _area(b)[None, :]
+    if mode == "union":
+        denom = area_a + area_b - inter
+    else:
+        denom = jnp.minimum(area_a, area_b)
+    # Zero-area boxes overlap nothing (0 / 0 is defined as 0).
+    return jnp.where(denom > 0, inter / jnp.where(denom > 0, denom, 1), 0)
+
+
+_overlap_compiled = jax.jit(_overlap, static_argnames=("mode",))
+
+
+def iou(a, b, *, mode: str = "union") -> jax.Array:
+    """Pairwise overlap of two sets of boxes.
+
+    ``union``: |A ∩ B| / |A ∪ B| (intersection over union). ``min``:
+    |A ∩ B| / min(|A|, |B|) (the MTCNN reference's "Min" mode). Pairs whose
+    denominator is 0 (zero-area boxes) have overlap 0.
+
+    Args:
+      a: boxes (K, 4).
+      b: boxes (M, 4).
+      mode: ``"union"`` or ``"min"``.
+
+    Returns:
+      (K, M) overlaps in [0, 1].
+    """
+    _check_boxes(a, "a")
+    _check_boxes(b, "b")
+    _checks.check_choice(mode, "mode", MODES)
+    a, b = _as_float(a), _as_float(b)
+    dtype = jnp.promote_types(a.dtype, b.dtype)
+    return _overlap_compiled(a.astype(dtype), b.astype(dtype), mode)
+
+
+def _check_nms_args(boxes, scores, iou_threshold, mode, max_output):
+    _check_boxes(boxes)
+    k = _checks.shape_of(boxes)[0]
+    if _checks.shape_of(scores) != (k,):
+        raise ValueError(
+            f"scores must have shape ({k},); got {_checks.shape_of(scores)}"
+        )
+    dtype = _checks.dtype_of(iou_threshold)
+    if np.ndim(iou_threshold) != 0 or not (
+        jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+    ):
+        raise TypeError(f"iou_threshold must be a real scalar; got {iou_threshold!r}")
+    _checks.check_choice(mode, "mode", MODES)
+    if max_output is None:
+        return k
+    if (
+        not isinstance(max_output, int)
+        or isinstance(max_output, bool)
+        or max_output < 0
+    ):
+        raise ValueError(f"max_output must be a non-negative int; got {max_output!r}")
+    return max_output
+
+
+def _greedy_keep(overlap, threshold):
+    """Greedy suppression over boxes already sorted by decreasing score."""
+    k = overlap.shape[0]
+    later = jnp.arange(k)[None, :] > jnp.arange(k)[:, None]
+    hits = (overlap > threshold) & later
+
+    def step(i, suppressed):
+        return jnp.where(suppressed[i], suppressed, suppressed | hits[i])
+
+    suppressed = lax.fori_loop(0, k, step, jnp.zeros((k,), bool))
+    return ~suppressed
+
+
+def _nms(boxes, scores, groups, iou_threshold, mode, max_output):
+    k = boxes.shape[0]
+    if k == 0 or max_output == 0:
+        return jnp.zeros((max_output,), jnp.int32), jnp.zeros((max_output,), bool)
+    if groups is None:
+        groups = jnp.zeros((k,), jnp.int32)
+    threshold = jnp.asarray(iou_threshold, jnp.float32)
+    return _nms_compiled(
+        _as_float(boxes), jnp.asarray(scores), groups, threshold, mode, max_output
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("mode", "max_output"))
+def _nms_compiled(boxes, scores, groups, threshold, mode, max_output):
+    order = jnp.argsort(-scores, stable=True)  # ties: lower index first
+    sorted_boxes = boxes[order]
+    overlap = _overlap(sorted_boxes, sorted_boxes, mode)
+    g = groups[order]
+    overlap = jnp.where(g[:, None] == g[None, :], overlap, 0)
+    keep = _greedy_keep(overlap, threshold.astype(overlap.dtype))
+    slot = jnp.where(keep, jnp.cumsum(keep) - 1, max_output)
+    indices = jnp.zeros((max_output,), jnp.int32).at[slot].set(order, mode="drop")
+    valid = jnp.arange(max_output) < jnp.sum(keep)
+    return jnp.where(valid, indices, 0), valid
+
+
+def nms(
+    boxes, scores, iou_threshold: float, *, mode: str = "union", max_output=None
+) -> tuple[jax.Array, jax.Array]:
+    """Greedy non-maximum suppression with a fixed-size output.
+
+    Visits boxes by decreasing score (ties: the lower index first), keeps a
+    box unless an already kept box overlaps it by more than ``iou_threshold``
+    (a box with overlap exactly equal to the threshold is kept). Overlap is
+    ``iou(..., mode=mode)``.
+
+    Args:
+      boxes: (K, 4) boxes.
+      scores: (K,) scores.
+      iou_threshold: suppression threshold.
+      mode: ``"union"`` (IoU) or ``"min"`` (intersection over the smaller box).
+      max_output: length of the output (default K); extra kept boxes are dropped.
+
+    Returns:
+      ``(indices, valid)``: (max_output,) int32 indices into ``boxes`` of the
+      kept boxes in visiting order, and a (max_output,) bool mask; entries
+      past the last kept box are 0 with ``valid`` False.
+    """
+    max_output = _check_nms_args(boxes, scores, iou_threshold, mode, max_output)
+    return _nms(boxes, scores, None, iou_threshold, mode, max_output)
+
+
+def batched_nms(
+    boxes, scores, groups, iou_threshold: float, *, mode: str = "union", max_output=None
+) -> tuple[jax.Array, jax.Array]:
+    """``nms`` run independently within each group (e.g. image or class).
+
+    Boxes of different groups never suppress each other. Output as ``nms``:
+    kept indices of all groups, by decreasing score.
+
+    Args:
+      boxes: (K, 4) boxes.
+      scores: (K,) scores.
+      groups: (K,) integer group ids.
+      iou_threshold: suppression threshold.
+      mode: ``"union"`` or ``"min"``.
+      max_output: length of the output (default K).
+    """
+    max_output = _check_nms_args(boxes, scores, iou_threshold, mode, max_output)
+    k = _checks.shape_of(boxes)[0]
+    if _checks.shape_of(groups) != (k,):
+        raise ValueError(
+            f"groups must have shape ({k},); got {_checks.shape_of(groups)}"
+        )
+    if not jnp.issubdtype(_checks.dtype_of(groups), jnp.integer):
+        raise TypeError(f"groups must be integers; got {_checks.dtype_of(groups)}")
+    return _nms(boxes, scores, groups, iou_threshold, mode, max_output)
+
+
+def _check_size(value, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int; got {value!r}")
+    return int(value)
+
+
+def clip_boxes(boxes, height: int, width: int) -> jax.Array:
+    """Clips boxes to the image ``[0, width] x [0, height]``.
+
+    Each coordinate is clipped on its own, so a box whose corner lies outside
+    keeps its other edge: [[-5, -25, 120, 90]] in 100x100 gives [[0, 0, 100, 90]].
+    """
+    _check_boxes(boxes)
+    height, width = _check_size(height, "height"), _check_size(width, "width")
+    b = _as_float(boxes)
+    upper = jnp.asarray([width, height, width, height], b.dtype)
+    return jnp.clip(b, 0, upper)
+
+
+def square_boxes(boxes) -> jax.Array:
+    """Grows each box to a square of side max(w, h) around the same centre.
+
+    The MTCNN reference's ``rerec``: x1 += w/2 - l/2, y1 += h/2 - l/2,
+    x2 = x1 + l, y2 = y1 + l with l = max(w, h).
+    """
+    _check_boxes(boxes)
+    b = _as_float(boxes)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    side = jnp.maximum(w, h)
+    x1 = b[:, 0] + 0.5 * (w - side)
+    y1 = b[:, 1] + 0.5 * (h - side)
+    return jnp.stack([x1, y1, x1 + side, y1 + side], axis=1)
+
+
+def integral_image(images) -> jax.Array:
+    """Summed-area tables of images (N, H, W, C) in fixed point.
+
+    Returns int32 (N, H + 1, W + 1, C) with ``out[n, y, x] = 16 * sum of
+    images[n, :y, :x]`` (pixels rounded to 1/16). Sums wrap around modulo
+    2**32; differences of four entries (a rectangle's sum) are still exact as
+    long as that rectangle's sum is below 2**31 / 16 (e.g. any box up to
+    725x725 pixels of values <= 255).
+    """
+    x = jnp.asarray(images)
+    if jnp.issubdtype(x.dtype, jnp.integer):
+        fixed = x.astype(jnp.int32) * _FIXED_POINT
+    else:
+        fixed = jnp.round(x.astype(jnp.float32) * _FIXED_POINT).astype(jnp.int32)
+    table = jnp.cumsum(jnp.cumsum(fixed, axis=1), axis=2)
+    return jnp.pad(table, ((0, 0), (1, 0), (1, 0), (0, 0)))
+
+
+def _bin_edges(start, length, size: int):
+    """Integer bin edges [s + floor(i L / S), s + ceil((i + 1) L / S)) per row."""
+    i = jnp.arange(size, dtype=jnp.int32)
+    length = jnp.maximum(length, 0)
+    lo = start[:, None] + (i[None, :] * length[:, None]) // size
+    hi = start[:, None] + -((-(i[None, :] + 1) * length[:, None]) // size)
+    return lo, hi
+
+
+def area_crops(table, image_index, boxes, out_h: int, out_w: int) -> jax.Array:
+    """Area-resampled crops from integral images, zero outside the image.
+
+    Output pixel (i, j) of crop k is the mean of the box's pixels in integer
+    bin rows [y1 + floor(i h / out_h), y1 + ceil((i + 1) h / out_h)) and the
+    matching columns, as torch's ``interpolate(mode="area")``; pixels outside
+    the image count as 0.
+
+    Args:
+      table: ``integral_image`` output (N, H + 1, W + 1, C).
+      image_index: (K,) int32 image of each crop.
+      boxes: (K, 4) int32 boxes ``(x1, y1, x2, y2)`` with integer corners.
+      out_h: output height.
+      out_w: output width.
+
+    Returns:
+      float32 (K, out_h, out_w, C).
+    """
+    _, hp1, wp1, _ = table.shape
+    boxes = boxes.astype(jnp.int32)
+    ylo, yhi = _bin_edges(boxes[:, 1], boxes[:, 3] - boxes[:, 1], out_h)
+    xlo, xhi = _bin_edges(boxes[:, 0], boxes[:, 2] - boxes[:, 0], out_w)
+    count = (yhi - ylo)[:, :, None] * (xhi - xlo)[:, None, :]
+    ylo, yhi = jnp.clip(ylo, 0, hp1 - 1), jnp.clip(yhi, 0, hp1 - 1)
+    xlo, xhi = jnp.clip(xlo, 0, wp1 - 1), jnp.clip(xhi, 0, wp1 - 1)
+    n = image_index[:, None, None]
+
+    def at(rows, cols):
+        return table[n, rows[:, :, None], cols[:, None, :]]
+
+    total = at(yhi, xhi) - at(ylo, xhi) - at(yhi, xlo) + at(ylo, xlo)
+    scale = jnp.where(count > 0, count * _FIXED_POINT, 1).astype(jnp.float32)
+    return total.astype(jnp.float32) / scale[..., None]
+
+
+def crop_and_resize(image, boxes, size: int) -> jax.Array:
+    """Crops boxes out of an image and resizes each to ``size x size``.
+
+    Each box is first snapped outwards to whole pixels (floor of x1, y1, ceil
+    of x2, y2), then area-resampled (see ``area_crops``). The part of a box
+    outside the image reads as 0: it is never clipped away or wrapped around.
+
+    Args:
+      image: (H, W, C) image, integer or float.
+      boxes: (K, 4) boxes in pixels.
+      size: output side.
+
+    Returns:
+      float32 (K, size, size, C); K = 0 gives (0, size, size, C).
+    """
+    _checks.check_rank(image, "image", 3, "(H, W, C)")
+    _check_boxes(boxes)
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"size must be a positive int; got {size!r}")
+    c = _checks.shape_of(image)[2]
+    k = _checks.shape_of(boxes)[0]
+    if k == 0:
+        return jnp.zeros((0, size, size, c), jnp.float32)
+    return _crop_compiled(jnp.asarray(image), _as_float(boxes), int(size))
+
+
+@functools.partial(jax.jit, static_argnames=("size",))
+def _crop_compiled(image, boxes, size):
+    snapped = jnp.concatenate([jnp.floor(boxes[:, :2]), jnp.ceil(boxes[:, 2:])], axis=1)
+    table = integral_image(image[None])
+    index = jnp.zeros((boxes.shape[0],), jnp.int32)
+    return area_crops(table, index, snapped.astype(jnp.int32), size, size)

@@ -1,0 +1,214 @@
+"""P-Net, R-Net and O-Net as pure functions over parameter pytrees.
+
+Layer names follow the released Caffe nets ([matlab] ``det1-3.prototxt``, see
+``jaxcnn.mtcnn.constants``); fully connected layers are called ``dense*``.
+Parameters of one net are a dict ``{layer: {"kernel", "bias"} | {"alpha"}}``:
+conv kernels ``(kH, kW, I, O)``, dense kernels ``(I, O)``, PReLU slopes ``(C,)``.
+
+Every ``*_apply`` takes images already normalised to ``(x - 127.5) / 128``
+(``normalize``), NHWC. The pooling layers round up ("ceil mode", as Caffe
+does). Before their first dense layer R-Net and O-Net read the feature map in
+``(W, H, C)`` order: the original nets were trained on transposed images
+(Matcaffe's W x H blobs), and the shipped dense weights keep that order.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxcnn import _checks, ops
+from jaxcnn.mtcnn import constants as C
+
+
+class PNetOutput(NamedTuple):
+    """P-Net heat maps: ``probs`` (N, h, w, 2), ``offsets`` (N, h, w, 4)."""
+
+    probs: jax.Array
+    offsets: jax.Array
+
+
+class RNetOutput(NamedTuple):
+    """R-Net outputs: ``probs`` (N, 2) (column 1 = face), ``offsets`` (N, 4)."""
+
+    probs: jax.Array
+    offsets: jax.Array
+
+
+class ONetOutput(NamedTuple):
+    """O-Net outputs: ``probs`` (N, 2), ``offsets`` (N, 4), ``landmarks`` (N, 10).
+
+    ``landmarks`` holds five x values then five y values, each relative to the
+    input crop (0 = left/top edge, 1 = right/bottom edge).
+    """
+
+    probs: jax.Array
+    offsets: jax.Array
+    landmarks: jax.Array
+
+
+# (layer, kind, shape): the architecture tables of [matlab] det1-3.prototxt.
+ARCHITECTURES = {
+    "pnet": (
+        ("conv1", "conv", (3, 3, 3, 10)),
+        ("prelu1", "prelu", (10,)),
+        ("conv2", "conv", (3, 3, 10, 16)),
+        ("prelu2", "prelu", (16,)),
+        ("conv3", "conv", (3, 3, 16, 32)),
+        ("prelu3", "prelu", (32,)),
+        ("conv4_1", "conv", (1, 1, 32, 2)),
+        ("conv4_2", "conv", (1, 1, 32, 4)),
+    ),
+    "rnet": (
+        ("conv1", "conv", (3, 3, 3, 28)),
+        ("prelu1", "prelu", (28,)),
+        ("conv2", "conv", (3, 3, 28, 48)),
+        ("prelu2", "prelu", (48,)),
+        ("conv3", "conv", (2, 2, 48, 64)),
+        ("prelu3", "prelu", (64,)),
+        ("dense4", "dense", (576, 128)),
+        ("prelu4", "prelu", (128,)),
+        ("dense5_1", "dense", (128, 2)),
+        ("dense5_2", "dense", (128, 4)),
+    ),
+    "onet": (
+        ("conv1", "conv", (3, 3, 3, 32)),
+        ("prelu1", "prelu", (32,)),
+        ("conv2", "conv", (3, 3, 32, 64)),
+        ("prelu2", "prelu", (64,)),
+        ("conv3", "conv", (3, 3, 64, 64)),
+        ("prelu3", "prelu", (64,)),
+        ("conv4", "conv", (2, 2, 64, 128)),
+        ("prelu4", "prelu", (128,)),
+        ("dense5", "dense", (1152, 256)),
+        ("prelu5", "prelu", (256,)),
+        ("dense6_1", "dense", (256, 2)),
+        ("dense6_2", "dense", (256, 4)),
+        ("dense6_3", "dense", (256, 10)),
+    ),
+}
+
+# PReLU slope at initialisation (a common choice, e.g. He et al. 2015).
+_PRELU_INIT = 0.25
+
+
+def init(rng: jax.Array, net: str) -> dict:
+    """Returns freshly initialised parameters of one net.
+
+    Kernels are Xavier/Glorot uniform and biases zero, as in the prototxts;
+    PReLU slopes start at 0.25.
+
+    Args:
+      rng: a ``jax.random`` key.
+      net: ``"pnet"``, ``"rnet"`` or ``"onet"``.
+    """
+    _checks.check_choice(net, "net", tuple(ARCHITECTURES))
+    layers = ARCHITECTURES[net]
+    keys = jax.random.split(rng, len(layers))
+    glorot = jax.nn.initializers.glorot_uniform()
+    params = {}
+    for key, (name, kind, shape) in zip(keys, layers, strict=True):
+        if kind == "prelu":
+            params[name] = {"alpha": jnp.full(shape, _PRELU_INIT, jnp.float32)}
+        else:
+            kernel = glorot(key, shape, jnp.float32)
+            params[name] = {"kernel": kernel, "bias": jnp.zeros(shape[-1:])}
+    return params
+
+
+def count_params(params) -> int:
+    """Returns the number of scalars in a parameter pytree."""
+    return sum(int(x.size) for x in jax.tree_util.tree_leaves(params))
+
+
+def normalize(images) -> jax.Array:
+    """Maps RGB pixel values in [0, 255] to the nets' input range.
+
+    ``(x - 127.5) * 0.0078125``, i.e. ``(x - 127.5) / 128``. [matlab]
+    """
+    return (jnp.asarray(images, jnp.float32) - C.PIXEL_MEAN) * C.PIXEL_SCALE
+
+
+def _check_input(x, name: str, min_side: int, exact: bool) -> None:
+    _checks.check_rank(x, name, 4, "(N, H, W, 3)")
+    n, h, w, c = _checks.shape_of(x)
+    if c != 3:
+        raise ValueError(f"{name} must have 3 channels (N, H, W, 3); got {x.shape}")
+    if exact and (h, w) != (min_side, min_side):
+        raise ValueError(
+            f"{name} must be (N, {min_side}, {min_side}, 3); got {tuple(x.shape)}"
+        )
+    if h < min_side or w < min_side:
+        raise ValueError(
+            f"{name} must be at least {min_side}x{min_side}; got {tuple(x.shape)}"
+        )
+
+
+def _conv_prelu(params, x, i: int):
+    x = ops.conv(x, params[f"conv{i}"]["kernel"], params[f"conv{i}"]["bias"])
+    return ops.prelu(x, params[f"prelu{i}"]["alpha"])
+
+
+def _pool(x, k: int):
+    return ops.max_pool(x, (k, k), (2, 2), ceil_mode=True)
+
+
+def _dense(params, x, name: str):
+    return ops.dense(x, params[name]["kernel"], params[name]["bias"])
+
+
+def _flatten_whc(x):
+    """Flattens (N, H, W, C) in (W, H, C) order, as the shipped dense weights expect."""
+    return ops.flatten(jnp.transpose(x, (0, 2, 1, 3)))
+
+
+def pnet_apply(params: dict, x) -> PNetOutput:
+    """P-Net, fully convolutional.
+
+    Args:
+      params: P-Net parameters.
+      x: normalised images (N, H, W, 3) with H, W >= 12.
+
+    Returns:
+      ``PNetOutput`` with maps of size ``ceil((H - 2) / 2) - 4`` by the same in
+      W: face probabilities (softmax over 2 classes) and box offsets.
+    """
+    _check_input(x, "x", C.PNET_CELL, exact=False)
+    x = _pool(_conv_prelu(params, x, 1), 2)
+    x = _conv_prelu(params, _conv_prelu(params, x, 2), 3)
+    logits = ops.conv(x, params["conv4_1"]["kernel"], params["conv4_1"]["bias"])
+    offsets = ops.conv(x, params["conv4_2"]["kernel"], params["conv4_2"]["bias"])
+    return PNetOutput(ops.softmax(logits, axis=-1), offsets)
+
+
+def _rnet_features(params, x):
+    x = _pool(_conv_prelu(params, x, 1), 3)
+    x = _pool(_conv_prelu(params, x, 2), 3)
+    x = _flatten_whc(_conv_prelu(params, x, 3))
+    return ops.prelu(_dense(params, x, "dense4"), params["prelu4"]["alpha"])
+
+
+def rnet_apply(params: dict, x) -> RNetOutput:
+    """R-Net on normalised 24x24 crops ``x`` (N, 24, 24, 3)."""
+    _check_input(x, "x", C.RNET_SIZE, exact=True)
+    h = _rnet_features(params, x)
+    probs = ops.softmax(_dense(params, h, "dense5_1"), axis=-1)
+    return RNetOutput(probs, _dense(params, h, "dense5_2"))
+
+
+def _onet_features(params, x):
+    x = _pool(_conv_prelu(params, x, 1), 3)
+    x = _pool(_conv_prelu(params, x, 2), 3)
+    x = _pool(_conv_prelu(params, x, 3), 2)
+    x = _flatten_whc(_conv_prelu(params, x, 4))
+    # Dropout (ratio 0.25) sits here in training only; inference skips it.
+    return ops.prelu(_dense(params, x, "dense5"), params["prelu5"]["alpha"])
+
+
+def onet_apply(params: dict, x) -> ONetOutput:
+    """O-Net on normalised 48x48 crops ``x`` (N, 48, 48, 3)."""
+    _check_input(x, "x", C.ONET_SIZE, exact=True)
+    h = _onet_features(params, x)
+    probs = ops.softmax(_dense(params, h, "dense6_1"), axis=-1)
+    offsets = _dense(params, h, "dense6_2")
+    return ONetOutput(probs, offsets, _dense(params, h, "dense6_3"))

@@ -1,0 +1,161 @@
+"""The released MTCNN weights, read from installed packages.
+
+Two sources give the same arrays (a test checks it):
+
+* ``"mtcnn"``: the PyPI package ``mtcnn`` (ipazc, 1.0.0) ships
+  ``assets/weights/{pnet,rnet,onet}.lz4``, joblib + lz4 lists of float32
+  arrays, already in (kH, kW, I, O) layout for images in normal (H, W) order.
+  The files are located with ``importlib.util.find_spec`` (importing ``mtcnn``
+  would import TensorFlow) and read only from that package's own directory:
+  joblib files are pickles, so no user path is ever accepted for them.
+* ``"facenet-pytorch"``: facenet-pytorch's ``data/{pnet,rnet,onet}.pt`` state
+  dicts, read with ``torch.load(weights_only=True)`` (no arbitrary
+  unpickling); needs the optional ``torch`` extra.
+
+Both keep the dense layers' input in (W, H, C) order; ``jaxcnn.mtcnn.nets``
+flattens accordingly.
+"""
+
+import functools
+import importlib.util
+import os
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcnn import _checks
+from jaxcnn.mtcnn.nets import ARCHITECTURES
+
+NETS = ("pnet", "rnet", "onet")
+SOURCES = ("mtcnn", "facenet-pytorch")
+
+# Layer order inside the ``mtcnn`` package's arrays (each layer: kernel, bias;
+# PReLU: alpha). Its heads come box first, then landmarks, then class.
+_MTCNN_ORDER = {
+    "pnet": ("conv1", "prelu1", "conv2", "prelu2", "conv3", "prelu3")
+    + ("conv4_2", "conv4_1"),
+    "rnet": ("conv1", "prelu1", "conv2", "prelu2", "conv3", "prelu3")
+    + ("dense4", "prelu4", "dense5_2", "dense5_1"),
+    "onet": ("conv1", "prelu1", "conv2", "prelu2", "conv3", "prelu3")
+    + ("conv4", "prelu4", "dense5", "prelu5", "dense6_2", "dense6_3", "dense6_1"),
+}
+
+
+def _package_dir(package: str) -> str:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"the {package!r} package is not installed; it ships the MTCNN weights"
+        )
+    return list(spec.submodule_search_locations)[0]
+
+
+def _expected_shapes(net: str) -> dict:
+    return {name: shape for name, _, shape in ARCHITECTURES[net]}
+
+
+def _check_shapes(params: dict, net: str, source: str) -> None:
+    for name, shape in _expected_shapes(net).items():
+        for key, leaf in params[name].items():
+            want = shape[-1:] if key == "bias" else shape
+            if leaf.shape != want:
+                raise ValueError(
+                    f"{source} weights of {net}.{name}.{key}: expected shape "
+                    f"{want}, got {leaf.shape}"
+                )
+
+
+def _read_mtcnn_net(net: str) -> dict:
+    import joblib  # local: only this loader needs it
+
+    path = os.path.join(_package_dir("mtcnn"), "assets", "weights", f"{net}.lz4")
+    arrays = list(joblib.load(path))
+    params = {}
+    for name in _MTCNN_ORDER[net]:
+        if name.startswith("prelu"):
+            params[name] = {"alpha": np.asarray(arrays.pop(0)).reshape(-1)}
+        else:
+            kernel, bias = arrays.pop(0), arrays.pop(0)
+            params[name] = {"kernel": np.asarray(kernel), "bias": np.asarray(bias)}
+    if arrays:
+        raise ValueError(f"mtcnn weights of {net}: {len(arrays)} unexpected arrays")
+    return params
+
+
+def _torch_to_layer(state: dict, name: str) -> dict:
+    if name.startswith("prelu"):
+        return {"alpha": state[f"{name}.weight"]}
+    kernel = state[f"{name}.weight"]
+    # torch conv (O, I, kH, kW) -> (kH, kW, I, O); torch dense (O, I) -> (I, O)
+    kernel = kernel.transpose(2, 3, 1, 0) if kernel.ndim == 4 else kernel.T
+    return {"kernel": np.ascontiguousarray(kernel), "bias": state[f"{name}.bias"]}
+
+
+def _read_torch_net(directory: str, net: str) -> dict:
+    try:
+        import torch
+    except ImportError as err:
+        raise ImportError(
+            "reading facenet-pytorch weights needs torch: pip install 'jaxcnn[torch]'"
+        ) from err
+    path = os.path.join(directory, f"{net}.pt")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k: v.detach().numpy() for k, v in state.items()}
+    return {name: _torch_to_layer(state, name) for name, _, _ in ARCHITECTURES[net]}
+
+
+def _to_jax(params: dict) -> dict:
+    return {
+        layer: {k: jnp.asarray(v, jnp.float32) for k, v in leaves.items()}
+        for layer, leaves in params.items()
+    }
+
+
+@functools.cache
+def _load_cached(source: str) -> dict:
+    return load_params(source)
+
+
+def load_params(source: str = "mtcnn") -> dict:
+    """Loads the released P-Net, R-Net and O-Net weights.
+
+    Args:
+      source: ``"mtcnn"`` (the ``mtcnn`` package's arrays, the default) or
+        ``"facenet-pytorch"`` (its ``.pt`` files, needs torch).
+
+    Returns:
+      ``{"pnet": ..., "rnet": ..., "onet": ...}``, each a parameter dict as
+      described in ``jaxcnn.mtcnn.nets``.
+    """
+    _checks.check_choice(source, "source", SOURCES)
+    if source == "facenet-pytorch":
+        return load_torch_params()
+    params = {net: _read_mtcnn_net(net) for net in NETS}
+    for net in NETS:
+        _check_shapes(params[net], net, source)
+    return {net: _to_jax(p) for net, p in params.items()}
+
+
+def load_torch_params(directory: str | os.PathLike | None = None) -> dict:
+    """Loads facenet-pytorch's ``pnet.pt``, ``rnet.pt`` and ``onet.pt``.
+
+    Safe for user paths: tensors are read with ``torch.load(weights_only=True)``.
+
+    Args:
+      directory: the folder holding the three files; default: the installed
+        facenet-pytorch package's ``data/`` folder (found without importing it).
+    """
+    if directory is None:
+        directory = os.path.join(_package_dir("facenet_pytorch"), "data")
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise ValueError(f"directory must be an existing folder; got {directory!r}")
+    params = {net: _read_torch_net(directory, net) for net in NETS}
+    for net in NETS:
+        _check_shapes(params[net], net, "facenet-pytorch")
+    return {net: _to_jax(p) for net, p in params.items()}
+
+
+def default_params() -> dict:
+    """The shipped ``mtcnn`` weights, loaded once per process and cached."""
+    return _load_cached("mtcnn")

@@ -1,0 +1,369 @@
+"""The TensorFlow Playground network: a small MLP on hand-picked input features.
+
+The model maps points ``(n, 2)`` to one output per point: a logit for the
+classification sets (label 1 where the logit is positive) or a value for the
+regression sets. Its hidden layers, activation and input features are chosen
+like the Playground's controls (see :mod:`jaxcnn.playground` for the data and the
+features). Training is plain optax over a pure loss, full-batch or mini-batch,
+with L1 or L2 weight penalties on the kernels (not the biases).
+
+Example::
+
+    model = build_mlp(hidden=(8, 8), activation="tanh", features=("x1", "x2"))
+    variables = model.init(jax.random.key(0))
+    logits = model.apply(variables, points)          # (n,)
+"""
+
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxcnn import ops
+from jaxcnn import playground as pg
+from jaxcnn._checks import check_choice, check_rank
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+OPTIMIZERS = ("adam", "sgd")
+TASKS = ("classification", "regression")
+
+
+def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
+    """Returns the activation called ``name`` (one of :data:`ACTIVATIONS`)."""
+    check_choice(name, "activation", ACTIVATIONS)
+    if name == "linear":
+        return lambda x: x
+    return getattr(ops, name)
+
+
+class _MLP(nn.Module):
+    """Dense layers with an activation between them and one linear output."""
+
+    hidden: tuple[int, ...]
+    activation: str
+
+    @nn.compact
+    def __call__(self, x):
+        act = activation_fn(self.activation)
+        for i, width in enumerate(self.hidden):
+            x = act(nn.Dense(width, name=f"hidden_{i}")(x))
+        return nn.Dense(1, name="output")(x)[..., 0]
+
+
+class Model(NamedTuple):
+    """A pure ``init`` / ``apply`` pair.
+
+    Attributes:
+      init: ``init(key) -> variables``, a plain pytree ``{"params": ...}``.
+      apply: ``apply(variables, points) -> outputs``: points ``(..., 2)``,
+        outputs ``(...)`` (logits or regression values).
+      features: the input feature names the model computes from the points.
+    """
+
+    init: Callable[[jax.Array], dict]
+    apply: Callable[[dict, jax.Array], jax.Array]
+    features: tuple[str, ...]
+
+
+def build_mlp(
+    hidden: Sequence[int] = (4, 2),
+    activation: str = "tanh",
+    features: Sequence[str] = ("x1", "x2"),
+) -> Model:
+    """Builds the Playground MLP.
+
+    Args:
+      hidden: widths of the hidden layers, e.g. ``(8, 8)``; ``()`` gives a
+        linear model of the features.
+      activation: one of :data:`ACTIVATIONS` (from :mod:`jaxcnn.ops`).
+      features: input feature names, keys of :data:`jaxcnn.playground.FEATURES`.
+
+    Returns:
+      The model as a :class:`Model`.
+    """
+    if isinstance(hidden, (int, str)):
+        raise TypeError(f"hidden must be a sequence of ints; got {hidden!r}")
+    hidden = tuple(hidden)
+    if not all(isinstance(w, (int, np.integer)) and w >= 1 for w in hidden):
+        raise ValueError(f"hidden must be positive ints; got {hidden}")
+    check_choice(activation, "activation", ACTIVATIONS)
+    features = pg.check_features(features)
+    net = _MLP(hidden=tuple(int(w) for w in hidden), activation=activation)
+
+    def init(key):
+        return net.init(key, jnp.zeros((1, len(features)), jnp.float32))
+
+    def apply(variables, points):
+        return net.apply(variables, pg.feature_map(points, features))
+
+    return Model(jax.jit(init), jax.jit(apply), features)
+
+
+def penalty(params, l1: float = 0.0, l2: float = 0.0) -> jax.Array:
+    """Weight penalty ``l1 * sum |w| + l2 * sum w^2`` over the kernels only."""
+    kernels = [
+        leaf
+        for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+        if getattr(path[-1], "key", None) == "kernel"
+    ]
+    total = jnp.zeros((), jnp.float32)
+    for w in kernels:
+        total = total + l1 * jnp.sum(jnp.abs(w)) + l2 * jnp.sum(w * w)
+    return total
+
+
+def data_loss(task: str, outputs: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean loss: sigmoid cross-entropy (classification) or squared error.
+
+    Args:
+      task: ``'classification'`` (labels 0/1, outputs are logits) or
+        ``'regression'``.
+      outputs: ``(n,)`` model outputs.
+      labels: ``(n,)`` targets.
+
+    Returns:
+      A scalar.
+    """
+    check_choice(task, "task", TASKS)
+    labels = labels.astype(outputs.dtype)
+    if task == "classification":
+        return jnp.mean(optax.sigmoid_binary_cross_entropy(outputs, labels))
+    return jnp.mean((outputs - labels) ** 2)
+
+
+def evaluate(model: Model, variables, task: str, points, labels) -> dict:
+    """Returns ``{"loss": ...}`` plus ``"accuracy"`` (a fraction) for classification."""
+    outputs = model.apply(variables, points)
+    result = {"loss": float(data_loss(task, outputs, jnp.asarray(labels)))}
+    if task == "classification":
+        predicted = (outputs > 0).astype(jnp.int32)
+        result["accuracy"] = float(jnp.mean(predicted == labels))
+    return result
+
+
+class TrainResult(NamedTuple):
+    """What :func:`train` returns.
+
+    Attributes:
+      variables: the trained variables.
+      train_loss: ``(steps,)`` data loss on the training set before each step
+        (on the mini-batch when training in mini-batches).
+      test_loss: ``(steps,)`` data loss on the test set before each step.
+    """
+
+    variables: dict
+    train_loss: jax.Array
+    test_loss: jax.Array
+
+
+def _optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
+    check_choice(name, "optimizer", OPTIMIZERS)
+    if name == "adam":
+        return optax.adam(learning_rate)
+    return optax.sgd(learning_rate)
+
+
+def _check_train_args(steps, learning_rate, batch_size, l1, l2) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"steps must be an int; got {steps!r}")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1; got {steps}")
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be finite and > 0; got {learning_rate}")
+    if batch_size is not None and not (
+        isinstance(batch_size, (int, np.integer)) and batch_size >= 1
+    ):
+        raise ValueError(f"batch_size must be None or an int >= 1; got {batch_size}")
+    for name, value in (("l1", l1), ("l2", l2)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be finite and >= 0; got {value}")
+
+
+def train(
+    model: Model,
+    task: str,
+    train_data: tuple,
+    test_data: tuple,
+    *,
+    key,
+    steps: int = 1000,
+    learning_rate: float = 0.03,
+    batch_size: int | None = None,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    optimizer: str = "adam",
+) -> TrainResult:
+    """Trains the model with optax; the whole run is one compiled ``lax.scan``.
+
+    The objective is ``data_loss + penalty(l1, l2)``. With ``batch_size`` None (or
+    at least the training-set size) every step uses the whole training set;
+    otherwise each step draws ``batch_size`` distinct training points at random.
+
+    Args:
+      model: from :func:`build_mlp`.
+      task: ``'classification'`` or ``'regression'``.
+      train_data: ``(points (n, 2), labels (n,))``.
+      test_data: ``(points (m, 2), labels (m,))``, used only for the loss curve.
+      key: an int seed or a JAX PRNG key (initialisation and batches).
+      steps: number of optimiser steps.
+      learning_rate: the optimiser's step size.
+      batch_size: mini-batch size, or None for full-batch training.
+      l1: L1 penalty rate on the kernels.
+      l2: L2 penalty rate on the kernels.
+      optimizer: ``'adam'`` or ``'sgd'``.
+
+    Returns:
+      A :class:`TrainResult`.
+
+    Raises:
+      FloatingPointError: if the loss turns non-finite; the message names the
+        first such step.
+    """
+    check_choice(task, "task", TASKS)
+    _check_train_args(steps, learning_rate, batch_size, l1, l2)
+    for name, (points, labels) in (
+        ("train_data", train_data),
+        ("test_data", test_data),
+    ):
+        check_rank(points, f"{name} points", 2, "(n, 2)")
+        check_rank(labels, f"{name} labels", 1, "(n,)")
+    tx = _optimizer(optimizer, learning_rate)
+    init_key, batch_key = jax.random.split(pg._as_key(key))
+    variables = model.init(init_key)
+    x, y = (jnp.asarray(a) for a in train_data)
+    test_x, test_y = (jnp.asarray(a) for a in test_data)
+    n = x.shape[0]
+    batch = None if batch_size is None or batch_size >= n else int(batch_size)
+
+    def objective(v, xb, yb):
+        data = data_loss(task, model.apply(v, xb), yb)
+        return data + penalty(v["params"], l1, l2), data
+
+    def step(carry, step_key):
+        v, opt_state = carry
+        xb, yb = x, y
+        if batch is not None:
+            idx = jax.random.choice(step_key, n, (batch,), replace=False)
+            xb, yb = x[idx], y[idx]
+        (_, data), grads = jax.value_and_grad(objective, has_aux=True)(v, xb, yb)
+        test = data_loss(task, model.apply(v, test_x), test_y)
+        updates, opt_state = tx.update(grads, opt_state, v)
+        return (optax.apply_updates(v, updates), opt_state), (data, test)
+
+    @jax.jit
+    def run(v, keys):
+        return jax.lax.scan(step, (v, tx.init(v)), keys)
+
+    # optax's Adam raises a Python float to an int32 step count, which strict
+    # dtype promotion rejects; the promotion here is the intended one.
+    with jax.numpy_dtype_promotion("standard"):
+        (variables, _), (train_loss, test_loss) = run(
+            variables, jax.random.split(batch_key, steps)
+        )
+    bad = np.flatnonzero(~np.isfinite(np.asarray(train_loss)))
+    if bad.size:
+        raise FloatingPointError(
+            f"training loss became non-finite at step {int(bad[0])}; "
+            "lower learning_rate or the penalty rates"
+        )
+    return TrainResult(variables, train_loss, test_loss)
+
+
+# The Playground's colours: orange for label 0 (or -1), blue for label 1.
+_ORANGE, _BLUE = "#f59322", "#0877bd"
+PLOT_LIMIT = pg.RADIUS + 1.0
+"""The plots span ``[-PLOT_LIMIT, PLOT_LIMIT]`` on both axes."""
+
+
+def _surface(model: Model, variables, task: str, resolution: int):
+    """The model's output on a square grid: probability or clipped value."""
+    ticks = jnp.linspace(-PLOT_LIMIT, PLOT_LIMIT, resolution)
+    grid = jnp.stack(jnp.meshgrid(ticks, ticks, indexing="xy"), axis=-1)
+    out = model.apply(variables, grid)
+    out = jax.nn.sigmoid(out) if task == "classification" else jnp.clip(out, -1, 1)
+    return np.asarray(ticks), np.asarray(out)
+
+
+def save_boundary_png(
+    path,
+    model: Model,
+    variables,
+    task: str,
+    train_data: tuple,
+    test_data: tuple,
+    *,
+    title: str = "",
+    resolution: int = 200,
+) -> None:
+    """Draws the decision boundary (or regression surface) with the data points.
+
+    Training points are drawn with a white edge, test points with a black edge;
+    the title gets the test loss (and the test accuracy for classification).
+
+    Args:
+      path: where to write the PNG.
+      model: from :func:`build_mlp`.
+      variables: the model's variables.
+      task: ``'classification'`` or ``'regression'``.
+      train_data: ``(points (n, 2), labels (n,))``.
+      test_data: ``(points (m, 2), labels (m,))``.
+      title: text put before the loss in the title.
+      resolution: grid points per axis for the background.
+    """
+    from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    check_choice(task, "task", TASKS)
+    cmap = LinearSegmentedColormap.from_list("playground", [_ORANGE, "white", _BLUE])
+    ticks, surface = _surface(model, variables, task, resolution)
+    lo = 0.0 if task == "classification" else -1.0
+    fig = Figure(figsize=(5.6, 5), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    filled = ax.contourf(
+        ticks, ticks, surface, levels=np.linspace(lo, 1, 21), cmap=cmap, alpha=0.75
+    )
+    if task == "classification":
+        ax.contour(ticks, ticks, surface, levels=[0.5], colors="k", linewidths=1)
+    for (points, labels), edge, size in (
+        (train_data, "white", 16),
+        (test_data, "black", 22),
+    ):
+        points, labels = np.asarray(points), np.asarray(labels, np.float64)
+        ax.scatter(
+            points[:, 0],
+            points[:, 1],
+            c=labels,
+            cmap=cmap,
+            vmin=lo,
+            vmax=1,
+            s=size,
+            edgecolors=edge,
+            linewidths=0.7,
+        )
+    handles = [
+        Line2D([], [], ls="", marker="o", color="0.55", mec=edge, label=name)
+        for name, edge in (("train", "white"), ("test", "black"))
+    ]
+    fig.colorbar(
+        filled, ax=ax, label="P(label 1)" if task == "classification" else "output"
+    )
+    metrics = evaluate(model, variables, task, *test_data)
+    text = f"test loss {metrics['loss']:.4f}"
+    if "accuracy" in metrics:
+        text += f", test accuracy {100 * metrics['accuracy']:.1f}%"
+    ax.set_title(f"{title}\n{text}" if title else text, fontsize=10)
+    ax.set(
+        xlim=(-PLOT_LIMIT, PLOT_LIMIT),
+        ylim=(-PLOT_LIMIT, PLOT_LIMIT),
+        xlabel="$x_1$",
+        ylabel="$x_2$",
+        aspect="equal",
+    )
+    ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.8)
+    fig.savefig(path)

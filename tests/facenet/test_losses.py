@@ -1,0 +1,296 @@
+"""Triplet, contrastive and center losses against brute-force loops and cases."""
+
+import functools
+import itertools
+import math
+
+import hypothesis.extra.numpy as hnp
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxcnn.facenet import (
+    center_loss,
+    contrastive_loss,
+    pairwise_distances,
+    triplet_loss,
+    triplet_loss_and_stats,
+    update_centers,
+)
+from tests.tolerances import assert_close
+
+MODES = ("semihard", "hard", "all")
+
+
+@functools.partial(jax.jit, static_argnames=("mining", "squared"))
+def loss_stats_grad(x, labels, margin, mining, squared):
+    """One compiled function per (shape, mining, squared), shared by the tests:
+    each compilation costs seconds on a busy CPU."""
+
+    def f(e):
+        return triplet_loss_and_stats(
+            e, labels, margin=margin, mining=mining, squared=squared
+        )
+
+    (loss, stats), grad = jax.value_and_grad(f, has_aux=True)(x)
+    return loss, stats, grad
+
+
+def run(x, labels, mining, squared=True, margin=0.2):
+    x = np.asarray(x, np.float32)
+    return loss_stats_grad(
+        x,
+        np.asarray(labels, np.int32),
+        np.float32(margin),
+        mining=mining,
+        squared=squared,
+    )
+
+
+def brute_distances(x, squared):
+    """float64 distances from explicit differences (not the Gram trick)."""
+    x = np.asarray(x, np.float64)
+    n = len(x)
+    d = np.zeros((n, n))
+    for i, j in itertools.product(range(n), range(n)):
+        d[i, j] = np.sum((x[i] - x[j]) ** 2)
+    return d if squared else np.sqrt(d)
+
+
+def brute_triplets(labels, d, mining):
+    """The (a, p, n) triplets each mode averages over, by plain loops."""
+    n = len(labels)
+    pos = [
+        (a, p) for a in range(n) for p in range(n) if a != p and labels[a] == labels[p]
+    ]
+    negs = {a: [k for k in range(n) if labels[k] != labels[a]] for a in range(n)}
+    if mining == "all":
+        return [(a, p, k) for a, p in pos for k in negs[a]]
+    if mining == "hard":
+        out = []
+        for a in range(n):
+            ps = [p for b, p in pos if b == a]
+            if ps and negs[a]:
+                p = max(ps, key=lambda p, a=a: d[a, p])
+                out.append((a, p, min(negs[a], key=lambda k, a=a: d[a, k])))
+        return out
+    out = []
+    for a, p in pos:
+        if not negs[a]:
+            continue
+        farther = [k for k in negs[a] if d[a, k] > d[a, p]]
+        if farther:
+            out.append((a, p, min(farther, key=lambda k, a=a: d[a, k])))
+        else:
+            out.append((a, p, max(negs[a], key=lambda k, a=a: d[a, k])))
+    return out
+
+
+def brute_loss(x, labels, margin, mining, squared):
+    d = brute_distances(x, squared)
+    triplets = brute_triplets(labels, d, mining)
+    terms = [max(d[a, p] - d[a, k] + margin, 0.0) for a, p, k in triplets]
+    if mining == "all":
+        terms = [t for t in terms if t > 0]
+    return sum(terms) / len(terms) if terms else 0.0
+
+
+def grid_batches():
+    """8 embeddings on a 0.5 grid, so float32 and float64 distances are exact
+    and ties (d_ap == d_an) are the same in both. One batch shape only: every
+    new shape compiles the loss again."""
+    return st.tuples(
+        hnp.arrays(np.int8, (8, 3), elements=st.integers(-2, 2)),
+        hnp.arrays(np.int8, (8,), elements=st.integers(0, 3)),
+    )
+
+
+@given(
+    batch=grid_batches(),
+    mining=st.sampled_from(MODES),
+    squared=st.booleans(),
+    margin=st.sampled_from([0.2, 0.5, 1.0]),
+)
+def test_triplet_loss_matches_brute_force(batch, mining, squared, margin):
+    x, labels = batch
+    x = x.astype(np.float32) / 2
+    loss, stats, grad = run(x, labels, mining, squared, margin)
+    assert_close(loss, brute_loss(x, labels, margin, mining, squared))
+    n_triplets = len(brute_triplets(labels, brute_distances(x, squared), mining))
+    assert int(stats["num_triplets"]) == n_triplets
+    assert np.all(np.isfinite(grad))
+
+
+def brute_gradient(x, labels, margin, mining, squared):
+    """Gradient of the loss over the brute-force triplets, with distances from
+    explicit differences (no Gram matrix)."""
+    triplets = np.array(brute_triplets(labels, brute_distances(x, squared), mining))
+    a, p, k = triplets.T
+
+    def dist(u, v):
+        sq = jnp.sum((u - v) ** 2, axis=1)
+        return sq if squared else jnp.sqrt(sq)
+
+    def loss(x):
+        terms = jnp.maximum(dist(x[a], x[p]) - dist(x[a], x[k]) + margin, 0.0)
+        if mining == "all":
+            n_pos = jnp.maximum(jnp.sum(terms > 0), 1).astype(terms.dtype)
+            return jnp.sum(terms) / n_pos
+        return jnp.mean(terms)
+
+    return jax.grad(loss)(jnp.asarray(x))
+
+
+@pytest.mark.parametrize("mining", MODES)
+@pytest.mark.parametrize("squared", [True, False])
+def test_triplet_gradient_matches_brute_force(mining, squared):
+    """Random (tie-free) data: the mined triplets and their gradient agree."""
+    x = np.random.default_rng(3).normal(size=(8, 3)).astype(np.float32)
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2], np.int32)
+    loss, _, grad = run(x, labels, mining, squared, 0.5)
+    assert_close(loss, brute_loss(x, labels, 0.5, mining, squared))
+    # Gram-matrix distances vs explicit differences in float32: a few ulps of
+    # |x|^2 ~ 10 per entry, so allow 1e-4.
+    want = brute_gradient(x, labels, 0.5, mining, squared)
+    assert_close(grad, want, rtol=1e-4, atol=1e-4)
+
+
+def test_b17_duplicate_anchor_positive_single_triplet():
+    """B17: anchor == positive, non-squared: loss max(0 - sqrt2 + 0.2, 0) = 0."""
+    x = [[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]
+    for mining in MODES:
+        loss, _, grad = run(x, [0, 0, 1], mining, squared=False)
+        assert float(loss) == 0.0
+        assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize(
+    ("mining", "expected"),
+    # Anchors 0, 1: d_ap = 0, d_an = sqrt2, term 0. Anchors 2, 3: d_ap = d_an =
+    # sqrt2, term 0.2. all: 4 of 8 triplets positive -> 0.2; hard: mean of
+    # (0, 0, 0.2, 0.2) = 0.1; semihard: no negative is strictly farther than
+    # sqrt2, so the farthest (sqrt2) is used -> mean of 4 pairs = 0.1.
+    [("all", 0.2), ("hard", 0.1), ("semihard", 0.1)],
+)
+def test_b17_batch_form_finite_gradient(mining, expected):
+    x = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], np.float32)
+    loss, _, grad = run(x, [0, 0, 1, 1], mining, squared=False)
+    assert_close(loss, expected)
+    assert np.all(np.isfinite(grad))
+    d = pairwise_distances(x, squared=False)
+    assert np.all(np.diag(d) == 0) and np.array_equal(d, d.T)
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 2, 3], [7, 7, 7, 7]])
+@pytest.mark.parametrize("mining", MODES)
+@pytest.mark.parametrize("squared", [True, False])
+def test_b18_no_valid_triplet_is_zero(labels, mining, squared):
+    x = np.eye(4, dtype=np.float32)
+    loss, stats, grad = run(x, labels, mining, squared)
+    assert float(loss) == 0.0
+    assert float(stats["fraction_positive"]) == 0.0
+    assert int(stats["num_triplets"]) == 0
+    np.testing.assert_array_equal(grad, np.zeros_like(x))
+
+
+@pytest.mark.parametrize(
+    ("mining", "count"), [("semihard", 2), ("hard", 2), ("all", 4)]
+)
+def test_b18_only_anchors_with_positives_count(mining, count):
+    """labels [0, 0, 1, 2]: anchors 0 and 1 only; every d(a, n) is 2 = d(a, p)."""
+    x = np.eye(4, dtype=np.float32)
+    labels = np.array([0, 0, 1, 2], np.int32)
+    loss, stats, grad = run(x, labels, mining)
+    assert_close(loss, brute_loss(x, labels, 0.2, mining, True))
+    assert_close(loss, 0.2)
+    assert int(stats["num_triplets"]) == count
+    assert float(stats["fraction_positive"]) == 1.0
+    assert np.all(np.isfinite(grad))
+
+
+@given(
+    hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(1, 7), st.integers(1, 4)),
+        elements=st.floats(-3, 3, width=32),
+    )
+)
+def test_pairwise_distances_properties(x):
+    for squared in (True, False):
+        d = np.asarray(pairwise_distances(x, squared=squared))
+        assert np.array_equal(d, d.T)
+        assert np.all(np.diag(d) == 0) and np.all(d >= 0)
+        # Gram trick in float32: cancellation error of order eps * |x|^2 = 36 eps.
+        want = brute_distances(x, squared)
+        atol = 1e-4 if squared else 1e-2  # sqrt near 0 magnifies: sqrt(1e-4)
+        np.testing.assert_allclose(d, want, rtol=1e-5, atol=atol)
+
+
+def test_pairwise_distances_gradient_finite_at_zero():
+    x = jnp.array([[0.5, 0.5], [0.5, 0.5], [1.0, 0.0]], jnp.float32)
+    for squared in (True, False):
+        g = jax.grad(lambda e, s=squared: jnp.sum(pairwise_distances(e, squared=s)))(x)
+        assert np.all(np.isfinite(g))
+
+
+def test_jit_and_large_batch_memory():
+    """B = 1800 under jit: no (B, B, B) tensor (that would be 23 GB)."""
+    x = jax.random.normal(jax.random.key(0), (1800, 128))
+    labels = jnp.repeat(jnp.arange(45), 40)
+    f = jax.jit(jax.value_and_grad(lambda e: triplet_loss(e, labels)))
+    mem = f.lower(x).compile().memory_analysis()
+    if mem is not None:
+        assert mem.temp_size_in_bytes < 500 * 2**20
+    loss, grad = f(x)
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
+
+
+def test_validation_messages():
+    x = np.zeros((4, 3), np.float32)
+    labels = np.zeros(4, np.int32)
+    with pytest.raises(ValueError, match="mining"):
+        triplet_loss(x, labels, mining="easy")
+    with pytest.raises(ValueError, match="labels"):
+        triplet_loss(x, labels[:3])
+    with pytest.raises(ValueError, match="labels"):
+        triplet_loss(x, labels[:, None])
+    with pytest.raises(ValueError, match="embeddings"):
+        triplet_loss(x[0], labels)
+    with pytest.raises(TypeError, match="labels"):
+        triplet_loss(x, labels.astype(np.float32))
+    with pytest.raises(TypeError, match="embeddings"):
+        triplet_loss(x.astype(np.int32), labels)
+    with pytest.raises(ValueError, match="margin"):
+        triplet_loss(x, labels, margin=-1.0)
+    with pytest.raises(ValueError, match="centers"):
+        center_loss(x, labels, np.zeros((2, 5), np.float32))
+
+
+def test_contrastive_loss_by_hand():
+    # Pairs: (0,1) same, D = 1 -> D^2 = 1; (0,2) diff, D = 3 -> max(2-3,0)^2 = 0;
+    # (1,2) diff, D = 2 -> 0. With margin 2: mean over 3 pairs of 0.5 * terms.
+    x = np.array([[0.0], [1.0], [3.0]], np.float32)
+    labels = np.array([0, 0, 1], np.int32)
+    assert_close(contrastive_loss(x, labels, margin=2.0), 0.5 * 1.0 / 3)
+    # margin 2.5: (1,2) gives (2.5-2)^2 = 0.25 -> 0.5 * (1 + 0.25) / 3.
+    assert_close(contrastive_loss(x, labels, margin=2.5), 0.5 * 1.25 / 3)
+    g = jax.grad(lambda e: contrastive_loss(e, labels))(np.zeros((3, 2), np.float32))
+    assert np.all(np.isfinite(g))
+
+
+def test_center_loss_and_update_by_hand():
+    x = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]], np.float32)
+    labels = np.array([0, 0, 1], np.int32)
+    centers = np.zeros((3, 2), np.float32)
+    # ||x_i - 0||^2 = 1, 9, 4 -> mean 14/3.
+    assert_close(center_loss(x, labels, centers), 14 / 3)
+    new = update_centers(centers, x, labels, alpha=0.5)
+    # class 0: delta = (2*0 - (1+3)) / (1+2) = -4/3 -> c = 0.5*4/3 = 2/3.
+    # class 1: delta = (0 - 2) / 2 = -1 -> c_y = 0.5; class 2 absent: unchanged.
+    assert_close(new, [[2 / 3, 0.0], [0.0, 0.5], [0.0, 0.0]])
+    g = jax.grad(lambda c: center_loss(x, labels, c))(centers)
+    assert np.all(g == 0)
+    assert math.isfinite(float(center_loss(x, labels, centers)))

@@ -1,0 +1,180 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxcnn import boxes as B
+from jaxcnn.reference import boxes as ref
+from tests.tolerances import assert_close
+
+
+N_BOXES = 10  # fixed, so the compiled functions are reused across examples
+
+
+@st.composite
+def box_sets(draw):
+    """Small integer grids, so duplicates, zero-area boxes and ties are common."""
+    coord, side = st.integers(0, 12), st.integers(0, 8)
+    rows = draw(
+        st.lists(
+            st.tuples(coord, coord, side, side), min_size=N_BOXES, max_size=N_BOXES
+        )
+    )
+    rows = [(x, y, x + w, y + h) for x, y, w, h in rows]
+    if draw(st.booleans()):
+        rows[-1] = rows[0]  # an exact duplicate
+    levels = st.sampled_from([0.1, 0.5, 0.5, 0.9, 1.0])
+    scores = draw(st.lists(levels, min_size=N_BOXES, max_size=N_BOXES))
+    return np.asarray(rows, np.float32), np.asarray(scores, np.float32)
+
+
+def test_iou_example_continuous_coordinates():
+    got = B.iou(np.array([[0.0, 0, 10, 10]]), np.array([[1.0, 1, 11, 11]]))
+    assert_close(got, [[81 / 119]])
+
+
+def test_iou_min_mode_and_zero_area():
+    a = np.array([[0.0, 0, 10, 10], [3.0, 3, 3, 9]])
+    b = np.array([[5.0, 0, 7, 10]])
+    got = np.asarray(B.iou(a, b, mode="min"))
+    assert_close(got, [[1.0], [0.0]])
+
+
+@given(box_sets(), box_sets(), st.sampled_from(["union", "min"]))
+def test_iou_matches_loop(a, b, mode):
+    got = B.iou(a[0], b[0], mode=mode)
+    assert got.shape == (len(a[0]), len(b[0]))
+    assert_close(got, ref.iou(a[0], b[0], mode))
+
+
+_nms_jit = jax.jit(B.nms, static_argnames=("mode", "max_output"))
+
+
+@given(
+    box_sets(), st.sampled_from([0.0, 0.3, 0.5, 0.7]), st.sampled_from(["union", "min"])
+)
+def test_nms_matches_loop_reference(data, threshold, mode):
+    boxes, scores = data
+    idx, valid = _nms_jit(boxes, scores, iou_threshold=threshold, mode=mode)
+    want = ref.nms(boxes, scores, threshold, mode)
+    assert idx.dtype == jnp.int32 and valid.dtype == jnp.bool_
+    assert list(np.asarray(idx)[np.asarray(valid)]) == want
+    assert not np.asarray(valid)[len(want) :].any()
+
+
+@given(box_sets(), st.integers(0, 3))
+def test_batched_nms_matches_loop_per_group(data, n_groups):
+    boxes, scores = data
+    groups = (np.arange(len(scores)) % max(n_groups, 1)).astype(np.int32)
+    idx, valid = B.batched_nms(boxes, scores, groups, 0.5)
+    want = ref.nms(boxes, scores, 0.5, "union", groups)
+    assert sorted(np.asarray(idx)[np.asarray(valid)].tolist()) == sorted(want)
+    got_scores = scores[np.asarray(idx)[np.asarray(valid)]]
+    assert (np.diff(got_scores) <= 0).all()
+
+
+def test_nms_fixed_size_under_jit_and_ties():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    scores = np.array([0.9, 0.9, 0.8], np.float32)
+    idx, valid = _nms_jit(boxes, scores, iou_threshold=0.5, max_output=5)
+    assert idx.shape == (5,) and valid.shape == (5,)
+    np.testing.assert_array_equal(idx, [0, 2, 0, 0, 0])
+    np.testing.assert_array_equal(valid, [True, True, False, False, False])
+    idx, valid = _nms_jit(boxes, scores, iou_threshold=0.5, max_output=1)
+    np.testing.assert_array_equal(idx, [0])
+
+
+def test_nms_keeps_overlap_equal_to_threshold():
+    boxes = np.array([[0, 0, 2, 1], [1, 0, 3, 1]], np.float32)  # IoU = 1/3
+    _, valid = B.nms(boxes, np.array([1.0, 0.5], np.float32), 1 / 3)
+    assert np.asarray(valid).sum() == 2
+
+
+def test_nms_empty():
+    idx, valid = B.nms(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), 0.5)
+    assert idx.shape == (0,) and valid.shape == (0,)
+
+
+def test_clip_boxes_b15():
+    got = B.clip_boxes(np.array([[-5.0, -25.0, 120.0, 90.0]]), height=100, width=100)
+    np.testing.assert_array_equal(got, [[0, 0, 100, 90]])
+    # xywh [-5, 10, 50, 40] is x1..x2 = -5..45: the right edge stays at 45
+    xyxy = B.clip_boxes(np.array([[-5.0, 10.0, 45.0, 50.0]]), height=100, width=100)
+    x1, y1, x2, y2 = np.asarray(xyxy)[0]
+    np.testing.assert_array_equal([x1, y1, x2 - x1, y2 - y1], [0, 10, 45, 40])
+
+
+def test_square_boxes():
+    got = B.square_boxes(np.array([[10.0, 20.0, 14.0, 30.0]]))
+    np.testing.assert_allclose(got, [[7.0, 20.0, 17.0, 30.0]])
+
+
+def test_crop_and_resize_b15_zero_fill_no_wrap():
+    image = np.arange(100 * 100 * 3).reshape(100, 100, 3).astype(np.uint8)
+    out = np.asarray(B.crop_and_resize(image, np.array([[-10.0, -10, 50, 50]]), 20))
+    assert out.shape == (1, 20, 20, 3)
+    assert (out[0, :3, :] == 0).all() and (out[0, :, :3] == 0).all()  # outside
+    want = ref.area_resize(image, -10, -10, 50, 50, 20, 20)
+    assert_close(out[0], want)
+
+
+@given(
+    st.integers(-6, 14),
+    st.integers(-6, 14),
+    st.integers(0, 20),
+    st.integers(0, 20),
+    st.sampled_from([3, 7, 12]),
+)
+def test_crop_and_resize_matches_loop(x1, y1, w, h, size):
+    image = np.random.default_rng(0).integers(0, 256, (11, 9, 2)).astype(np.uint8)
+    box = np.array([[x1, y1, x1 + w, y1 + h]], np.float32)
+    out = B.crop_and_resize(image, box, size)
+    assert_close(out[0], ref.area_resize(image, x1, y1, x1 + w, y1 + h, size, size))
+
+
+def test_crop_and_resize_empty_and_float():
+    assert B.crop_and_resize(np.zeros((8, 8, 3)), np.zeros((0, 4)), 5).shape == (
+        0,
+        5,
+        5,
+        3,
+    )
+    image = np.full((8, 8, 3), 0.5, np.float32)
+    out = B.crop_and_resize(image, np.array([[0.0, 0, 8, 8]]), 4)
+    assert_close(out, np.full((1, 4, 4, 3), 0.5))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: B.iou(np.zeros((3,)), np.zeros((1, 4))), "a must have shape"),
+        (lambda: B.iou(np.zeros((1, 4)), np.zeros((1, 4)), mode="max"), "mode"),
+        (lambda: B.nms(np.zeros((2, 4)), np.zeros((3,)), 0.5), "scores"),
+        (
+            lambda: B.nms(np.zeros((2, 4)), np.zeros((2,)), 0.5, max_output=-1),
+            "max_output",
+        ),
+        (
+            lambda: B.batched_nms(
+                np.zeros((2, 4)), np.zeros((2,)), np.zeros((3,), int), 0.5
+            ),
+            "groups",
+        ),
+        (lambda: B.clip_boxes(np.zeros((2, 5)), 10, 10), "boxes"),
+        (lambda: B.clip_boxes(np.zeros((2, 4)), -1, 10), "height"),
+        (lambda: B.crop_and_resize(np.zeros((4, 4)), np.zeros((1, 4)), 3), "image"),
+        (lambda: B.crop_and_resize(np.zeros((4, 4, 3)), np.zeros((1, 4)), 0), "size"),
+    ],
+)
+def test_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_nms_bad_threshold_type():
+    with pytest.raises(TypeError, match="iou_threshold"):
+        B.nms(np.zeros((2, 4)), np.zeros((2,)), np.zeros(2))
+    with pytest.raises(TypeError, match="iou_threshold"):
+        B.nms(np.zeros((2, 4)), np.zeros((2,)), "0.5")
