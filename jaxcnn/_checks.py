@@ -104,3 +104,24 @@ def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
     if len(set(axes)) != len(axes):
         raise ValueError(f"{name} must not repeat an axis; got {axis!r}")
     return tuple(axes)
+
+
+def concrete_float(value, name: str, expected: str) -> float:
+    """Returns ``value`` as a Python float; it must be a concrete real number.
+
+    Args:
+      value: an int, float, NumPy scalar or 0-d concrete array (not a tracer,
+        not a bool, not a string).
+      name: the argument's name, used in the message.
+      expected: what was expected, e.g. ``"a number in [0, 1]"``.
+
+    Raises:
+      TypeError: if ``value`` is not a concrete real number.
+    """
+    bad = isinstance(value, bool | str | bytes) or np.ndim(value) != 0
+    if not bad:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass  # tracers (ConcretizationTypeError is a TypeError), objects
+    raise TypeError(f"{name} must be {expected} (concrete); got {value!r}")

@@ -143,7 +143,7 @@ def prewitt(axis):
 
 
 def scharr(axis):
-    """Scharr derivative kernel (3-10-3 smoothing), 3x3; ``axis`` as in :func:`sobel`."""
+    """Scharr derivative kernel (3-10-3 smoothing), 3x3; ``axis`` as in ``sobel``."""
     return _derivative("scharr", axis)
 
 

@@ -9,20 +9,21 @@ data of the same kinds, written from the descriptions on that page:
 * regression (labels in ``[-1, 1]``): ``plane``, ``multi_gaussian``.
 
 Every generator has the signature ``(key, n, noise=0.0) -> (points, labels)``:
-``key`` is an ``int`` seed or a JAX PRNG key, ``points`` is ``(n, 2)`` float32 in
-roughly ``[-RADIUS, RADIUS]^2`` and ``labels`` is ``(n,)`` (int32 for
-classification, float32 for regression). Each generator first draws clean points
-and labels them, then ``noise`` jitters the points: every coordinate gets Gaussian
-noise of standard deviation ``noise * RADIUS``. Labels keep the clean point's
-value, so noise blurs the boundary between the classes (or makes the regression
-target noisy) the way the Playground's noise slider does. The points come ordered
-by class; :func:`split` shuffles them.
+``key`` is an ``int`` seed or a JAX PRNG key, ``points`` is a NumPy ``(n, 2)``
+float32 array in roughly ``[-RADIUS, RADIUS]^2`` and ``labels`` is ``(n,)``
+(int32 for classification, float32 for regression). The data are drawn on the
+host with NumPy (a few hundred points need no compilation); a JAX key seeds
+NumPy's generator with its key data, an int seeds it directly. Each generator
+first draws clean points and labels them, then ``noise`` jitters the points:
+every coordinate gets Gaussian noise of standard deviation ``noise * RADIUS``.
+Labels keep the clean point's value, so noise blurs the boundary between the
+classes (or makes the regression target noisy) the way the Playground's noise
+slider does. The points come ordered by class; :func:`split` shuffles them.
 
 The module also holds the Playground's input features (``x1``, ``x2``, their
 squares, their product and their sines, see :data:`FEATURES`).
 """
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -51,20 +52,22 @@ MULTI_GAUSSIAN_SPACING = 3.0
 """Spacing of the 3 x 3 grid of signed bumps of ``multi_gaussian``."""
 
 
-def _as_key(key) -> jax.Array:
-    """Turns an int seed or a PRNG key into a key for ``jax.random``."""
+def _rng(key) -> np.random.Generator:
+    """Turns an int seed or a JAX PRNG key into a NumPy generator."""
     if isinstance(key, bool):
         raise TypeError(f"key must be an int seed or a jax PRNG key; got {key!r}")
     if isinstance(key, (int, np.integer)):
-        return jax.random.key(int(key))
+        if key < 0:
+            raise ValueError(f"key must be a non-negative seed; got {key}")
+        return np.random.default_rng(int(key))
     if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         if key.shape != ():
             raise ValueError(f"key must be a single PRNG key; got shape {key.shape}")
-        return key
+        key = jax.random.key_data(key)
     if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32:
-        if key.shape != (2,):
-            raise ValueError(f"key must be a raw key of shape (2,); got {key.shape}")
-        return jax.random.wrap_key_data(key)
+        if key.ndim != 1:
+            raise ValueError(f"key must be a single raw key; got shape {key.shape}")
+        return np.random.default_rng(np.asarray(key).tolist())
     raise TypeError(f"key must be an int seed or a jax PRNG key; got {key!r}")
 
 
@@ -84,31 +87,26 @@ def _check_noise(noise) -> float:
     return float(noise)
 
 
-def _jitter(key, points: jax.Array, noise: float) -> jax.Array:
+def _jitter(rng, points: np.ndarray, noise: float) -> np.ndarray:
     """Adds Gaussian noise of standard deviation ``noise * RADIUS`` per coordinate."""
-    return points + noise * RADIUS * jax.random.normal(key, points.shape)
+    jitter = rng.normal(0.0, noise * RADIUS, points.shape) if noise else 0.0
+    return (points + jitter).astype(np.float32)
 
 
-def _two_classes(n: int) -> jax.Array:
+def _two_classes(n: int) -> np.ndarray:
     """Labels ``n // 2`` zeros followed by ``n - n // 2`` ones."""
-    return (jnp.arange(n) >= n // 2).astype(jnp.int32)
+    return (np.arange(n) >= n // 2).astype(np.int32)
 
 
-def _polar(radius: jax.Array, angle: jax.Array) -> jax.Array:
-    return jnp.stack([radius * jnp.cos(angle), radius * jnp.sin(angle)], axis=-1)
+def _polar(radius: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
 
 
-@functools.partial(jax.jit, static_argnames="n")
-def _circle(key, n, noise):
-    labels = _two_classes(n)
-    k_r, k_a, k_n = jax.random.split(key, 3)
-    u = jax.random.uniform(k_r, (n,))
-    radius = RADIUS * jnp.where(labels == 1, 0.5 * u, 0.7 + 0.3 * u)
-    angle = jax.random.uniform(k_a, (n,), maxval=2 * jnp.pi)
-    return _jitter(k_n, _polar(radius, angle), noise), labels
+def _start(key, n, noise, minimum: int = 1):
+    return _rng(key), _check_count(n, minimum=minimum), _check_noise(noise)
 
 
-def circle(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
+def circle(key, n: int, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A disc of label 1 inside a ring of label 0.
 
     Label-1 points have radius uniform in ``[0, 0.5 R]``, label-0 points radius
@@ -122,21 +120,15 @@ def circle(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
     Returns:
       ``points`` ``(n, 2)`` float32 and ``labels`` ``(n,)`` int32 in ``{0, 1}``.
     """
-    key, n, noise = _as_key(key), _check_count(n, minimum=2), _check_noise(noise)
-    return _circle(key, n, noise)
+    rng, n, noise = _start(key, n, noise, minimum=2)
+    labels = _two_classes(n)
+    u = rng.uniform(size=n)
+    radius = RADIUS * np.where(labels == 1, 0.5 * u, 0.7 + 0.3 * u)
+    angle = rng.uniform(0.0, 2 * np.pi, size=n)
+    return _jitter(rng, _polar(radius, angle), noise), labels
 
 
-@functools.partial(jax.jit, static_argnames="n")
-def _xor(key, n, noise):
-    k_p, k_n = jax.random.split(key)
-    raw = jax.random.uniform(k_p, (n, 2), minval=-RADIUS, maxval=RADIUS)
-    clean = raw + XOR_MARGIN * jnp.where(raw >= 0, 1.0, -1.0)
-    clean = jnp.clip(clean, -RADIUS, RADIUS)
-    labels = (clean[:, 0] * clean[:, 1] > 0).astype(jnp.int32)
-    return _jitter(k_n, clean, noise), labels
-
-
-def xor(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
+def xor(key, n: int, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Points in the square, label 1 where ``x1 * x2 > 0`` (quadrants I and III).
 
     Args:
@@ -147,20 +139,14 @@ def xor(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
     Returns:
       ``points`` ``(n, 2)`` float32 and ``labels`` ``(n,)`` int32 in ``{0, 1}``.
     """
-    key, n, noise = _as_key(key), _check_count(n), _check_noise(noise)
-    return _xor(key, n, noise)
+    rng, n, noise = _start(key, n, noise)
+    raw = rng.uniform(-RADIUS, RADIUS, size=(n, 2))
+    clean = np.clip(raw + XOR_MARGIN * np.where(raw >= 0, 1.0, -1.0), -RADIUS, RADIUS)
+    labels = (clean[:, 0] * clean[:, 1] > 0).astype(np.int32)
+    return _jitter(rng, clean, noise), labels
 
 
-@functools.partial(jax.jit, static_argnames="n")
-def _gaussian(key, n, noise):
-    labels = _two_classes(n)
-    k_p, k_n = jax.random.split(key)
-    sign = jnp.where(labels == 1, 1.0, -1.0)[:, None]
-    clean = sign * GAUSSIAN_CENTRE + jax.random.normal(k_p, (n, 2))
-    return _jitter(k_n, clean, noise), labels
-
-
-def gaussian(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
+def gaussian(key, n: int, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Two unit-variance Gaussian blobs at ``±(c, c)``, ``c = GAUSSIAN_CENTRE``.
 
     Args:
@@ -172,20 +158,14 @@ def gaussian(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
       ``points`` ``(n, 2)`` float32 and ``labels`` ``(n,)`` int32: 1 for the
       blob at ``(c, c)``, 0 for the one at ``(-c, -c)``.
     """
-    key, n, noise = _as_key(key), _check_count(n, minimum=2), _check_noise(noise)
-    return _gaussian(key, n, noise)
-
-
-@functools.partial(jax.jit, static_argnames="n")
-def _spiral(key, n, noise):
+    rng, n, noise = _start(key, n, noise, minimum=2)
     labels = _two_classes(n)
-    k_t, k_n = jax.random.split(key)
-    t = jax.random.uniform(k_t, (n,))
-    angle = 2 * jnp.pi * (SPIRAL_TURNS * t + 0.5 * labels.astype(t.dtype))
-    return _jitter(k_n, _polar(RADIUS * t, angle), noise), labels
+    sign = np.where(labels == 1, 1.0, -1.0)[:, None]
+    clean = sign * GAUSSIAN_CENTRE + rng.normal(size=(n, 2))
+    return _jitter(rng, clean, noise), labels
 
 
-def spiral(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
+def spiral(key, n: int, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaved spiral arms, one per label.
 
     A point at parameter ``t`` (uniform in ``[0, 1]``) of arm ``k`` sits at radius
@@ -199,19 +179,14 @@ def spiral(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
     Returns:
       ``points`` ``(n, 2)`` float32 and ``labels`` ``(n,)`` int32, the arm index.
     """
-    key, n, noise = _as_key(key), _check_count(n, minimum=2), _check_noise(noise)
-    return _spiral(key, n, noise)
+    rng, n, noise = _start(key, n, noise, minimum=2)
+    labels = _two_classes(n)
+    t = rng.uniform(size=n)
+    angle = 2 * np.pi * (SPIRAL_TURNS * t + 0.5 * labels)
+    return _jitter(rng, _polar(RADIUS * t, angle), noise), labels
 
 
-@functools.partial(jax.jit, static_argnames="n")
-def _plane(key, n, noise):
-    k_p, k_n = jax.random.split(key)
-    clean = jax.random.uniform(k_p, (n, 2), minval=-RADIUS, maxval=RADIUS)
-    labels = clean.sum(axis=1) / (2 * RADIUS)
-    return _jitter(k_n, clean, noise), labels
-
-
-def plane(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
+def plane(key, n: int, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A tilted plane: label ``(x1 + x2) / (2 R)`` for uniform points of the square.
 
     Args:
@@ -222,11 +197,13 @@ def plane(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
     Returns:
       ``points`` ``(n, 2)`` float32 and ``labels`` ``(n,)`` float32 in ``[-1, 1]``.
     """
-    key, n, noise = _as_key(key), _check_count(n), _check_noise(noise)
-    return _plane(key, n, noise)
+    rng, n, noise = _start(key, n, noise)
+    clean = rng.uniform(-RADIUS, RADIUS, size=(n, 2))
+    labels = (clean.sum(axis=1) / (2 * RADIUS)).astype(np.float32)
+    return _jitter(rng, clean, noise), labels
 
 
-def multi_gaussian_surface(points: jax.Array) -> jax.Array:
+def multi_gaussian_surface(points: np.ndarray) -> np.ndarray:
     r"""The ``multi_gaussian`` target: a 3 x 3 checkerboard of signed Gaussian bumps.
 
     .. math:: f(p) = \mathrm{clip}\Big(\sum_{i,j=-1}^{1} (-1)^{i+j}
@@ -235,30 +212,24 @@ def multi_gaussian_surface(points: jax.Array) -> jax.Array:
     with ``s = MULTI_GAUSSIAN_SPACING``.
 
     Args:
-      points: ``(..., 2)`` float array.
+      points: ``(..., 2)`` array-like.
 
     Returns:
-      ``(...)`` float array in ``[-1, 1]``.
+      ``(...)`` float32 NumPy array in ``[-1, 1]``.
     """
-    check_rank(points, "points", range(1, 8), "(..., 2)")
-    if np.shape(points)[-1] != 2:
-        raise ValueError(f"points must have shape (..., 2); got {np.shape(points)}")
-    steps = jnp.array([-1.0, 0.0, 1.0])
-    cx, cy = jnp.meshgrid(steps, steps, indexing="ij")
-    centres = MULTI_GAUSSIAN_SPACING * jnp.stack([cx.ravel(), cy.ravel()], axis=-1)
-    signs = jnp.where((cx + cy).ravel() % 2 == 0, 1.0, -1.0)
-    dist2 = jnp.sum((points[..., None, :] - centres) ** 2, axis=-1)
-    return jnp.clip(jnp.sum(signs * jnp.exp(-dist2 / 2), axis=-1), -1.0, 1.0)
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim < 1 or points.shape[-1] != 2:
+        raise ValueError(f"points must have shape (..., 2); got {points.shape}")
+    steps = np.array([-1.0, 0.0, 1.0])
+    cx, cy = np.meshgrid(steps, steps, indexing="ij")
+    centres = MULTI_GAUSSIAN_SPACING * np.stack([cx.ravel(), cy.ravel()], axis=-1)
+    signs = np.where((cx + cy).ravel() % 2 == 0, 1.0, -1.0)
+    dist2 = np.sum((points[..., None, :] - centres) ** 2, axis=-1)
+    surface = np.clip(np.sum(signs * np.exp(-dist2 / 2), axis=-1), -1.0, 1.0)
+    return surface.astype(np.float32)
 
 
-@functools.partial(jax.jit, static_argnames="n")
-def _multi_gaussian(key, n, noise):
-    k_p, k_n = jax.random.split(key)
-    clean = jax.random.uniform(k_p, (n, 2), minval=-RADIUS, maxval=RADIUS)
-    return _jitter(k_n, clean, noise), multi_gaussian_surface(clean)
-
-
-def multi_gaussian(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
+def multi_gaussian(key, n: int, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Uniform points of the square labelled by :func:`multi_gaussian_surface`.
 
     Args:
@@ -269,11 +240,12 @@ def multi_gaussian(key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Arra
     Returns:
       ``points`` ``(n, 2)`` float32 and ``labels`` ``(n,)`` float32 in ``[-1, 1]``.
     """
-    key, n, noise = _as_key(key), _check_count(n), _check_noise(noise)
-    return _multi_gaussian(key, n, noise)
+    rng, n, noise = _start(key, n, noise)
+    clean = rng.uniform(-RADIUS, RADIUS, size=(n, 2))
+    return _jitter(rng, clean, noise), multi_gaussian_surface(clean)
 
 
-Generator = Callable[..., tuple[jax.Array, jax.Array]]
+Generator = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 CLASSIFICATION: dict[str, Generator] = {
     "circle": circle,
@@ -291,7 +263,7 @@ def task_of(name: str) -> str:
     return "classification" if name in CLASSIFICATION else "regression"
 
 
-def make(name: str, key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Array]:
+def make(name: str, key, n: int, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Makes the dataset called ``name`` (a key of :data:`DATASETS`)."""
     check_choice(name, "name", tuple(DATASETS))
     return DATASETS[name](key, n, noise)
@@ -299,7 +271,7 @@ def make(name: str, key, n: int, noise: float = 0.0) -> tuple[jax.Array, jax.Arr
 
 def split(
     key, points, labels, ratio: float = 0.5
-) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Shuffles and splits a dataset into training and test parts.
 
     Args:
@@ -313,7 +285,7 @@ def split(
     Returns:
       ``(train_points, train_labels), (test_points, test_labels)``.
     """
-    key = _as_key(key)
+    rng = _rng(key)
     check_rank(points, "points", 2, "(n, 2)")
     check_rank(labels, "labels", 1, "(n,)")
     n = np.shape(points)[0]
@@ -329,9 +301,9 @@ def split(
             f"ratio must be in (0, 1) and leave both parts non-empty for {n} "
             f"points; got {ratio!r}"
         )
-    order = jax.random.permutation(key, n)
+    order = rng.permutation(n)
     train, test = order[:n_train], order[n_train:]
-    points, labels = jnp.asarray(points), jnp.asarray(labels)
+    points, labels = np.asarray(points), np.asarray(labels)
     return (points[train], labels[train]), (points[test], labels[test])
 
 

@@ -14,6 +14,7 @@ Example::
     logits = model.apply(variables, points)          # (n,)
 """
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -93,7 +94,13 @@ def build_mlp(
         raise ValueError(f"hidden must be positive ints; got {hidden}")
     check_choice(activation, "activation", ACTIVATIONS)
     features = pg.check_features(features)
-    net = _MLP(hidden=tuple(int(w) for w in hidden), activation=activation)
+    return _build(tuple(int(w) for w in hidden), activation, features)
+
+
+@functools.lru_cache(maxsize=64)
+def _build(hidden: tuple[int, ...], activation: str, features: tuple[str, ...]):
+    """One Model per configuration, so that compiled training is reused."""
+    net = _MLP(hidden=hidden, activation=activation)
 
     def init(key):
         return net.init(key, jnp.zeros((1, len(features)), jnp.float32))
@@ -138,11 +145,18 @@ def data_loss(task: str, outputs: jax.Array, labels: jax.Array) -> jax.Array:
 
 def evaluate(model: Model, variables, task: str, points, labels) -> dict:
     """Returns ``{"loss": ...}`` plus ``"accuracy"`` (a fraction) for classification."""
+    check_choice(task, "task", TASKS)
+    metrics = _metrics(variables, jnp.asarray(points), jnp.asarray(labels), model, task)
+    return {k: float(v) for k, v in metrics.items()}
+
+
+@functools.partial(jax.jit, static_argnames=("model", "task"))
+def _metrics(variables, points, labels, model, task):
     outputs = model.apply(variables, points)
-    result = {"loss": float(data_loss(task, outputs, jnp.asarray(labels)))}
+    result = {"loss": data_loss(task, outputs, labels)}
     if task == "classification":
-        predicted = (outputs > 0).astype(jnp.int32)
-        result["accuracy"] = float(jnp.mean(predicted == labels))
+        predicted = (outputs > 0).astype(labels.dtype)
+        result["accuracy"] = jnp.mean((predicted == labels).astype(jnp.float32))
     return result
 
 
@@ -225,6 +239,7 @@ def train(
         first such step.
     """
     check_choice(task, "task", TASKS)
+    check_choice(optimizer, "optimizer", OPTIMIZERS)
     _check_train_args(steps, learning_rate, batch_size, l1, l2)
     for name, (points, labels) in (
         ("train_data", train_data),
@@ -232,13 +247,50 @@ def train(
     ):
         check_rank(points, f"{name} points", 2, "(n, 2)")
         check_rank(labels, f"{name} labels", 1, "(n,)")
-    tx = _optimizer(optimizer, learning_rate)
-    init_key, batch_key = jax.random.split(pg._as_key(key))
-    variables = model.init(init_key)
-    x, y = (jnp.asarray(a) for a in train_data)
-    test_x, test_y = (jnp.asarray(a) for a in test_data)
-    n = x.shape[0]
+    variables, batch_key = _init(_jax_key(key), model)
+    n = np.shape(train_data[0])[0]
     batch = None if batch_size is None or batch_size >= n else int(batch_size)
+    arrays = [jnp.asarray(a) for a in (*train_data, *test_data)]
+    rates = [jnp.float32(v) for v in (learning_rate, l1, l2)]
+    # optax's Adam raises a Python float to an int32 step count, which strict
+    # dtype promotion rejects; the promotion here is the intended one.
+    with jax.numpy_dtype_promotion("standard"):
+        variables, train_loss, test_loss = _fit(
+            variables, *arrays, batch_key, *rates,
+            model=model, task=task, optimizer=optimizer, batch=batch, steps=int(steps),
+        )  # fmt: skip
+    bad = np.flatnonzero(~np.isfinite(np.asarray(train_loss)))
+    if bad.size:
+        raise FloatingPointError(
+            f"training loss became non-finite at step {int(bad[0])}; "
+            "lower learning_rate or the penalty rates"
+        )
+    return TrainResult(variables, train_loss, test_loss)
+
+
+def _jax_key(key) -> jax.Array:
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return jax.random.key(int(key))
+    if isinstance(key, jax.Array) and (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32
+    ):
+        return key
+    raise TypeError(f"key must be an int seed or a jax PRNG key; got {key!r}")
+
+
+@functools.partial(jax.jit, static_argnames="model")
+def _init(key, model):
+    init_key, batch_key = jax.random.split(key)
+    return model.init(init_key), batch_key
+
+
+@functools.partial(
+    jax.jit, static_argnames=("model", "task", "optimizer", "batch", "steps")
+)
+def _fit(variables, x, y, test_x, test_y, key, lr, l1, l2, *, model, task,
+         optimizer, batch, steps):  # fmt: skip
+    """The whole training run as one ``lax.scan``; see :func:`train`."""
+    tx = _optimizer(optimizer, lr)
 
     def objective(v, xb, yb):
         data = data_loss(task, model.apply(v, xb), yb)
@@ -248,30 +300,18 @@ def train(
         v, opt_state = carry
         xb, yb = x, y
         if batch is not None:
-            idx = jax.random.choice(step_key, n, (batch,), replace=False)
+            idx = jax.random.choice(step_key, x.shape[0], (batch,), replace=False)
             xb, yb = x[idx], y[idx]
         (_, data), grads = jax.value_and_grad(objective, has_aux=True)(v, xb, yb)
         test = data_loss(task, model.apply(v, test_x), test_y)
         updates, opt_state = tx.update(grads, opt_state, v)
         return (optax.apply_updates(v, updates), opt_state), (data, test)
 
-    @jax.jit
-    def run(v, keys):
-        return jax.lax.scan(step, (v, tx.init(v)), keys)
-
-    # optax's Adam raises a Python float to an int32 step count, which strict
-    # dtype promotion rejects; the promotion here is the intended one.
-    with jax.numpy_dtype_promotion("standard"):
-        (variables, _), (train_loss, test_loss) = run(
-            variables, jax.random.split(batch_key, steps)
-        )
-    bad = np.flatnonzero(~np.isfinite(np.asarray(train_loss)))
-    if bad.size:
-        raise FloatingPointError(
-            f"training loss became non-finite at step {int(bad[0])}; "
-            "lower learning_rate or the penalty rates"
-        )
-    return TrainResult(variables, train_loss, test_loss)
+    keys = jax.random.split(key, steps)
+    (variables, _), (train_loss, test_loss) = jax.lax.scan(
+        step, (variables, tx.init(variables)), keys
+    )
+    return variables, train_loss, test_loss
 
 
 # The Playground's colours: orange for label 0 (or -1), blue for label 1.
@@ -282,11 +322,15 @@ PLOT_LIMIT = pg.RADIUS + 1.0
 
 def _surface(model: Model, variables, task: str, resolution: int):
     """The model's output on a square grid: probability or clipped value."""
-    ticks = jnp.linspace(-PLOT_LIMIT, PLOT_LIMIT, resolution)
+    ticks = np.linspace(-PLOT_LIMIT, PLOT_LIMIT, resolution, dtype=np.float32)
+    return ticks, np.asarray(_surface_values(variables, ticks, model, task))
+
+
+@functools.partial(jax.jit, static_argnames=("model", "task"))
+def _surface_values(variables, ticks, model, task):
     grid = jnp.stack(jnp.meshgrid(ticks, ticks, indexing="xy"), axis=-1)
     out = model.apply(variables, grid)
-    out = jax.nn.sigmoid(out) if task == "classification" else jnp.clip(out, -1, 1)
-    return np.asarray(ticks), np.asarray(out)
+    return jax.nn.sigmoid(out) if task == "classification" else jnp.clip(out, -1, 1)
 
 
 def save_boundary_png(

@@ -158,12 +158,16 @@ def make_train_step(
 
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
         (loss, (logits, new_model_state)), grads = grad_fn(state.params)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        grad_norm = optax.global_norm(grads)
+        # optax mixes Python floats with int32 step counts (e.g. Adam's bias
+        # correction), which strict dtype promotion rejects; allow it here only.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
+        grad_norm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         new = TrainState(
             step=state.step + 1,
-            params=optax.apply_updates(state.params, updates),
+            params=params,
             model_state={**state.model_state, **new_model_state},
             opt_state=opt_state,
             rng=state.rng,

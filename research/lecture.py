@@ -259,13 +259,15 @@ def grey(image: np.ndarray) -> np.ndarray:
 
 def classic_filters(cat: np.ndarray) -> dict[str, np.ndarray]:
     """Box and Gaussian blur (colour), line responses and Sobel magnitude (grey)."""
-    g = jnp.asarray(grey(cat))
+    out = _classic_filters(jnp.asarray(cat), jnp.asarray(grey(cat)))
+    return {"original": cat} | {k: np.asarray(v) for k, v in out.items()}
+
+
+@jax.jit  # one compilation for all the filters
+def _classic_filters(cat: jax.Array, g: jax.Array) -> dict[str, jax.Array]:
     out = {
-        "original": cat,
-        "box blur 9x9": kernels.filter2d(jnp.asarray(cat), kernels.box_blur(9)),
-        "Gaussian blur, sigma 3": kernels.filter2d(
-            jnp.asarray(cat), kernels.gaussian(3.0)
-        ),
+        "box blur 9x9": kernels.filter2d(cat, kernels.box_blur(9)),
+        "Gaussian blur, sigma 3": kernels.filter2d(cat, kernels.gaussian(3.0)),
     }
     gx = kernels.filter2d(g, kernels.sobel("x"))
     gy = kernels.filter2d(g, kernels.sobel("y"))
@@ -273,7 +275,7 @@ def classic_filters(cat: np.ndarray) -> dict[str, np.ndarray]:
     for angle in kernels.LINE_ANGLES:
         response = ops.relu(kernels.filter2d(g, kernels.line(angle)))
         out[f"line detector {angle} deg"] = response
-    return {k: np.asarray(v) for k, v in out.items()}
+    return out
 
 
 def _show(ax, image: np.ndarray, title: str) -> None:
@@ -326,8 +328,12 @@ def feature_maps(cat: np.ndarray, kernel: np.ndarray) -> dict[str, np.ndarray]:
     Returns:
       ``{"conv": (H, W, K), "relu": (H, W, K), "pool": (H//2, W//2, K)}``.
     """
-    x = jnp.asarray(grey(cat))[None]
-    conv = ops.conv(x, jnp.asarray(kernel), padding="SAME")
+    return _feature_maps(jnp.asarray(grey(cat))[None], jnp.asarray(kernel))
+
+
+@jax.jit
+def _feature_maps(x: jax.Array, kernel: jax.Array) -> dict[str, jax.Array]:
+    conv = ops.conv(x, kernel, padding="SAME")
     relu = ops.relu(conv)
     pool = ops.max_pool(relu, (2, 2))
     return {"conv": conv[0], "relu": relu[0], "pool": pool[0]}
@@ -380,17 +386,25 @@ def relu_family() -> dict[str, callable]:
     }
 
 
+@jax.jit  # one compilation for every curve and derivative
+def _family_curves(x: jax.Array) -> tuple[dict, dict]:
+    family = relu_family()
+    values = {name: fn(x) for name, fn in family.items()}
+    grads = {name: jax.vmap(jax.grad(fn))(x) for name, fn in family.items()}
+    return values, grads
+
+
 def figure_relu_family(config: Config, out_dir: pathlib.Path) -> pathlib.Path:
     """Figure 5: each member of the ReLU family and its derivative on ``[-4, 7]``."""
     x = jnp.linspace(-4.0, 7.0, 1101)
     family = relu_family()
+    values, grads = _family_curves(x)
     fig = Figure(figsize=(16, 6.6), dpi=config.dpi, layout="constrained")
     axes = fig.subplots(2, (len(family) + 1) // 2, sharex=True, sharey=True)
-    for ax, (name, fn) in zip(axes.ravel(), family.items(), strict=True):
-        grad = jax.vmap(jax.grad(lambda v, f=fn: f(v)))(x)
-        ax.plot(x, ops.relu(x), color="0.75", lw=3, label="relu")
-        ax.plot(x, fn(x), color="#1f77b4", lw=1.8, label="f(x)")
-        ax.plot(x, grad, color="#d62728", lw=1.4, ls="--", label="f'(x)")
+    for ax, name in zip(axes.ravel(), family, strict=True):
+        ax.plot(x, values["relu"], color="0.75", lw=3, label="relu")
+        ax.plot(x, values[name], color="#1f77b4", lw=1.8, label="f(x)")
+        ax.plot(x, grads[name], color="#d62728", lw=1.4, ls="--", label="f'(x)")
         ax.axhline(0, color="0.6", lw=0.7)
         ax.axvline(0, color="0.6", lw=0.7)
         ax.set_title(name, fontsize=11)

@@ -9,7 +9,6 @@ from jaxcnn import boxes as B
 from jaxcnn.reference import boxes as ref
 from tests.tolerances import assert_close
 
-
 N_BOXES = 10  # fixed, so the compiled functions are reused across examples
 
 

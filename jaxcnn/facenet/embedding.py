@@ -44,7 +44,7 @@ def l2_normalize(x, axis: int = -1, eps: float = L2_EPS):
     if not eps > 0:
         raise ValueError(f"eps must be > 0; got {eps!r}")
     x = jnp.asarray(x)
-    wide = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    wide = x.astype(jnp.float32) if jnp.finfo(x.dtype).bits < 32 else x
     sum_sq = jnp.sum(wide * wide, axis=axis, keepdims=True)
     inv_norm = lax.rsqrt(jnp.maximum(sum_sq, jnp.asarray(eps * eps, wide.dtype)))
     return (wide * inv_norm).astype(x.dtype)

@@ -205,7 +205,8 @@ def _all(dist, positive, negative, margin):
     For anchor ``a`` and positive ``p`` with ``t = d(a, p) + margin``, the
     negatives with ``d(a, n) < t`` contribute ``t - d(a, n)``; with the anchor's
     negative distances sorted, their count ``c`` comes from a merge with the
-    thresholds and their sum from a prefix sum, so the total ``c t - sum`` needs ``O(B^2)`` memory.
+    thresholds and their sum from a prefix sum, so the total ``c t - sum``
+    needs ``O(B^2)`` memory.
     """
     order, sorted_neg, n_neg = _sorted_negatives(dist, negative)
     # Differentiable sorted distances (the ordering itself has no gradient).
@@ -356,8 +357,9 @@ def contrastive_loss(embeddings, labels, *, margin=1.0):
     push = jnp.where(negative, jnp.square(jnp.maximum(margin - d, 0.0)), 0.0)
     n = d2.shape[0]
     n_ordered_pairs = max(n * (n - 1), 1)
-    # Each unordered pair appears twice in the full matrix: the 1/2 cancels that.
-    return jnp.sum(pull + push) / n_ordered_pairs
+    # Each unordered pair appears twice in the full matrix, so the mean over
+    # ordered pairs equals the mean over unordered ones.
+    return 0.5 * jnp.sum(pull + push) / n_ordered_pairs
 
 
 def _check_centers(centers, embeddings) -> None:

@@ -14,11 +14,16 @@ For training, call ``model.apply(variables, x, train=True,
 mutable=["batch_stats"], rngs={"dropout": key})``.
 """
 
+import dataclasses
+import json
+import os
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jaxcnn import _checks
+from jaxcnn.facenet import convert
 from jaxcnn.facenet.inception_resnet_v1 import InceptionResnetV1
 from jaxcnn.facenet.nn2 import NN2
 from jaxcnn.facenet.small import SmallEmbeddingNet
@@ -68,3 +73,75 @@ def embed(model: nn.Module, variables, images):
     _checks.check_rank(images, "images", 4, "(N, H, W, C)")
     _checks.check_floating(images, "images")
     return model.apply(variables, images, train=False)
+
+
+def save_model(
+    path, model: nn.Module, variables, image_size: int, channels: int = 3
+) -> None:
+    """Writes an embedding network's variables and description to ``.npz``.
+
+    Besides the arrays, the file holds what :func:`load_model` needs to rebuild
+    ``model``: its architecture name, constructor fields and input shape.
+    """
+    arch = _arch_of(model)
+    fields = {
+        f.name: getattr(model, f.name)
+        for f in dataclasses.fields(model)
+        if f.name not in ("parent", "name")
+    }
+    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+    convert.save_npz(
+        path,
+        variables,
+        arch=arch,
+        config=json.dumps(fields),
+        image_size=image_size,
+        channels=channels,
+    )
+
+
+def _arch_of(model: nn.Module) -> str:
+    for arch, (cls, _) in ARCHITECTURES.items():
+        if type(model) is cls:
+            return arch
+    raise TypeError(f"model must be one of {tuple(ARCHITECTURES)}; got {model!r}")
+
+
+def load_model(path) -> tuple[nn.Module, dict, int]:
+    """Loads an embedding network from a weights file.
+
+    * ``.pt`` / ``.pth``: a facenet-pytorch ``InceptionResnetV1`` state dict,
+      read with ``torch.load(weights_only=True)`` (needs the ``torch`` extra).
+    * ``.npz``: a file from :func:`save_model` (architecture in ``meta/arch``,
+      constructor fields as JSON in ``meta/config``, input size in
+      ``meta/image_size``); without ``meta/arch`` it must hold
+      Inception-ResNet-v1 variables.
+
+    Returns:
+      ``(model, variables, image_size)``.
+
+    Raises:
+      FileNotFoundError: if ``path`` is missing.
+      ValueError: for an unknown suffix, or weights that do not fit the model
+        (missing, unexpected or mis-shaped entries are named).
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".pt", ".pth"):
+        variables = convert.from_facenet_pytorch(convert.load_torch_state_dict(path))
+        meta: dict[str, str] = {}
+    elif suffix == ".npz":
+        variables, meta = convert.load_npz(path)
+    else:
+        raise ValueError(f"weights must be a .pt, .pth or .npz file; got {path!r}")
+    arch = meta.get("arch", "inception_resnet_v1")
+    kwargs = json.loads(meta.get("config", "{}"))
+    model = create(
+        arch, **{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    )
+    size = int(meta.get("image_size", default_image_size(arch)))
+    channels = int(meta.get("channels", 3))
+    x = jnp.zeros((1, size, size, channels), jnp.float32)
+    expected = jax.eval_shape(model.init, jax.random.key(0), x)
+    convert.check_variables(variables, expected, name=f"weights in {path}")
+    return model, variables, size

@@ -15,10 +15,11 @@ Matlab's 1-based, inclusive pixel indices, so a box ``(x1, y1, x2, y2)``
 covers columns ``x1 .. x2`` and is ``x2 - x1 + 1`` wide. Inside the cascade,
 ``jaxcnn.mtcnn.pipeline`` keeps that convention exactly where the reference
 uses it: in every NMS (``PLUS_ONE_NMS``), in ``bbreg`` calibration after R-Net
-and O-Net, in the crop buffers, and in landmark decoding. P-Net calibration
-uses no +1 ([matlab] ``detect_face.m``). Boxes leave the pipeline converted
-to the package's continuous coordinates, ``[x1 - 1, x2)`` (see ``jaxcnn``'s
-shape legend); landmarks already come out 0-based and are not shifted.
+and O-Net, in the crop boxes (truncated, inclusive), and in landmark
+decoding. P-Net calibration uses no +1 ([matlab] ``detect_face.m``). Boxes
+leave the pipeline converted to the package's continuous coordinates,
+``[x1 - 1, x2)`` (see ``jaxcnn``'s shape legend); landmarks already come out
+0-based and are not shifted.
 """
 
 from dataclasses import dataclass
@@ -73,9 +74,10 @@ PLUS_ONE_NMS = True
 # detect(..., crop_border="zero") gives the reference behaviour. Both agree
 # for boxes inside the image and on the four scikit-image photos.
 CROP_BORDER = "clip"
-# O-Net landmarks and box regression are applied to the O-Net input box after
-# truncation to integers ([matlab] detect_face.m: fix before pad).
-# [facenet-pytorch] keeps the untruncated box there; landmarks differ by < 1 px.
+# O-Net landmarks and box regression use the O-Net input box before its
+# truncation to integers, as [facenet-pytorch] (whose numbers the tests
+# match); [matlab] detect_face.m truncates first (fix before pad), which moves
+# boxes and landmarks by up to 1 px.
 # Resampling of the pyramid and of the crops: "area" (integer-bin averaging,
 # torch's interpolate(mode="area")), as [facenet-pytorch]. [matlab] resamples
 # bilinearly; the weights do not depend on it.

@@ -162,20 +162,37 @@ def _flatten_whc(x):
     return ops.flatten(jnp.transpose(x, (0, 2, 1, 3)))
 
 
-def pnet_apply(params: dict, x) -> PNetOutput:
+def _mask_padding(x, valid_size):
+    """Sets rows >= valid_size[0] and columns >= valid_size[1] to -inf."""
+    rows = jnp.arange(x.shape[1])[:, None] < valid_size[0]
+    cols = jnp.arange(x.shape[2])[None, :] < valid_size[1]
+    return jnp.where((rows & cols)[None, :, :, None], x, -jnp.inf)
+
+
+def pnet_apply(params: dict, x, *, valid_size=None) -> PNetOutput:
     """P-Net, fully convolutional.
 
     Args:
       params: P-Net parameters.
       x: normalised images (N, H, W, 3) with H, W >= 12.
+      valid_size: optional (h, w) (ints or int arrays, may be traced): only
+        the top-left h x w pixels of ``x`` are image, the rest is padding
+        (to share one compiled program among sizes). The output cells of the
+        unpadded h x w input, the top-left ``ceil((h - 2) / 2) - 4`` by
+        ``ceil((w - 2) / 2) - 4``, are then exactly those of the unpadded
+        input; cells beyond are undefined (may be NaN).
 
     Returns:
       ``PNetOutput`` with maps of size ``ceil((H - 2) / 2) - 4`` by the same in
       W: face probabilities (softmax over 2 classes) and box offsets.
     """
     _check_input(x, "x", C.PNET_CELL, exact=False)
-    x = _pool(_conv_prelu(params, x, 1), 2)
-    x = _conv_prelu(params, _conv_prelu(params, x, 2), 3)
+    x = _conv_prelu(params, x, 1)
+    if valid_size is not None:
+        # conv1 rows past h - 3 see padding; -inf keeps them out of the ceil
+        # pool's last, partial window, as if that window were cut short
+        x = _mask_padding(x, (valid_size[0] - 2, valid_size[1] - 2))
+    x = _conv_prelu(params, _conv_prelu(params, _pool(x, 2), 2), 3)
     logits = ops.conv(x, params["conv4_1"]["kernel"], params["conv4_1"]["bias"])
     offsets = ops.conv(x, params["conv4_2"]["kernel"], params["conv4_2"]["bias"])
     return PNetOutput(ops.softmax(logits, axis=-1), offsets)

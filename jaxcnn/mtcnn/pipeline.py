@@ -4,14 +4,17 @@ Follows the reference ``detect_face.m`` (constants and the "+1" convention in
 ``jaxcnn.mtcnn.constants``) with facenet-pytorch's resampling, whose numbers
 the conformance tests reproduce.
 
-Compilation: the nets run under ``jax.jit`` with static shapes. Stage 1 (the
-whole pyramid through P-Net) compiles once per batch shape (N, H, W); crops
-compile once per image shape and candidate bucket; R-Net and O-Net once per
-bucket. Candidate counts are rounded up to buckets (16, 24, 32, 48, 64, ...,
-i.e. 2**k and 1.5 * 2**k), so an image size seen before never compiles again
-and a new size compiles a bounded number of programs. The data-dependent
-parts (thresholding, greedy NMS, box arithmetic) run in vectorised NumPy on
-the host, between the compiled stages.
+Compilation: everything runs under ``jax.jit`` with static shapes, padded to
+buckets. Per batch shape (N, H, W) one program resamples the pyramid (no
+nets). Each pyramid level is zero-padded to a side bucket (``side_bucket``:
+multiples of 16, or 32 past 256) and P-Net runs on it with its valid size
+masked, so levels of different images share P-Net programs. Candidate counts
+are rounded up to buckets (16, 24, 32, 48, 64, ..., i.e. 2**k and 1.5 * 2**k)
+for the crops and R-Net / O-Net; crops read a padded integral image whose
+shape is bucketed too. An image size seen before never compiles again, and a
+new size compiles one resampling program plus at most a few new buckets.
+The data-dependent parts (thresholding, greedy NMS, box arithmetic) run in
+vectorised NumPy on the host, between the compiled stages.
 """
 
 import functools
@@ -148,18 +151,49 @@ def _whole_image_boxes(n: int, height: int, width: int):
     return jnp.tile(jnp.asarray([[0, 0, width, height]], jnp.int32), (n, 1))
 
 
+def side_bucket(side: int) -> int:
+    """Padded side of a pyramid level or image: next multiple of 16 (32 past 256)."""
+    step = 16 if side <= 256 else 32
+    return -(-side // step) * step
+
+
 @functools.partial(jax.jit, static_argnames=("sizes",))
-def _stage1(pnet_params, images, sizes):
-    """Integral image, then every pyramid level through P-Net."""
+def _pyramid_levels(images, sizes):
+    """Integral image and normalised pyramid levels, each padded to a bucket.
+
+    The only program compiled per image size: gathers and sums, no nets.
+    The integral image is padded by repeating its last row and column, so
+    crops reading past the image still see zeros, and its padded shape is
+    shared among image sizes.
+    """
     n, height, width, _ = images.shape
     table = jboxes.integral_image(images)
     index = jnp.arange(n, dtype=jnp.int32)
     whole = _whole_image_boxes(n, height, width)
-    maps = []
+    levels = []
     for h, w in sizes:
-        level = jboxes.area_crops(table, index, whole, h, w)
-        out = nets.pnet_apply(pnet_params, nets.normalize(level))
-        maps.append((out.probs[..., 1], out.offsets))
+        level = nets.normalize(jboxes.area_crops(table, index, whole, h, w))
+        pad = ((0, 0), (0, side_bucket(h) - h), (0, side_bucket(w) - w), (0, 0))
+        levels.append(jnp.pad(level, pad))
+    grow = side_bucket(height + 1) - height - 1, side_bucket(width + 1) - width - 1
+    table = jnp.pad(table, ((0, 0), (0, grow[0]), (0, grow[1]), (0, 0)), mode="edge")
+    return table, levels
+
+
+@jax.jit
+def _pnet_level(pnet_params, level, valid_size):
+    out = nets.pnet_apply(pnet_params, level, valid_size=valid_size)
+    return out.probs[..., 1], out.offsets
+
+
+def _stage1(pnet_params, images, sizes):
+    """Every pyramid level through P-Net; maps cropped to their valid part."""
+    table, levels = _pyramid_levels(images, sizes)
+    maps = []
+    for (h, w), level in zip(sizes, levels, strict=True):
+        probs, offsets = _pnet_level(pnet_params, level, jnp.asarray([h, w]))
+        mh, mw = -(-(h - 2) // 2) - 4, -(-(w - 2) // 2) - 4
+        maps.append((np.asarray(probs)[:, :mh, :mw], np.asarray(offsets)[:, :mh, :mw]))
     return table, maps
 
 
@@ -286,12 +320,11 @@ class _Candidates(NamedTuple):
 
 def _stage1_candidates(params, batch, levels, s: _Settings):
     sizes = tuple(size for _, size in levels)
-    table, maps = _stage1(params["pnet"], jnp.asarray(batch), sizes)
+    # float32 for every input dtype: one resampling program per shape
+    table, maps = _stage1(params["pnet"], jnp.asarray(batch, jnp.float32), sizes)
     found = []
     for (scale, _), (probs, offsets) in zip(levels, maps, strict=True):
-        n, b, p, reg = _heatmap_boxes(
-            np.asarray(probs), np.asarray(offsets), scale, s.thresholds[0]
-        )
+        n, b, p, reg = _heatmap_boxes(probs, offsets, scale, s.thresholds[0])
         keep = _nms_host(b, p, n, s.nms_thresholds[0], "union")
         found.append((n[keep], b[keep], p[keep], reg[keep]))
     n, b, p, reg = (np.concatenate(parts) for parts in zip(*found, strict=True))
@@ -312,7 +345,7 @@ def _stage2(params, table, cand: _Candidates, s: _Settings, shape, border):
 
 
 def _stage3(params, table, cand: _Candidates, s: _Settings, shape, border):
-    boxes = np.trunc(cand.boxes)
+    boxes = cand.boxes
     crop_boxes = _border(boxes, *shape, border)
     probs, offsets, marks = _run_net(
         _onet, params["onet"], table, cand.image, crop_boxes, C.ONET_SIZE

@@ -1,8 +1,10 @@
 """Convolution and transposed convolution on channels-last arrays.
 
 Both ops call ``lax.conv_general_dilated`` once, with dimension numbers for the
-package layout (see ``jaxcnn`` for the shape legend), so the compiled program is
-a single XLA convolution with no transposes. Padding forms are resolved by
+package layout (see ``jaxcnn`` for the shape legend), so the compiled program
+holds a single XLA convolution and no transposes or copies (besides it only the
+bias add, the explicit pad of a non-zero ``padding_mode`` and, for
+``conv_transpose``, the kernel flip). Padding forms are resolved by
 :func:`jaxcnn.ops.padding.resolve_padding`.
 """
 
@@ -317,6 +319,9 @@ def conv_transpose(
       >>> conv_transpose(x, k, strides=2)[0, :, 0]
       Array([  1.,  10., 101.,  10., 100.], dtype=float32)
     """
+    # TODO: no feature_group_count, padding_mode or PyTorch's output_padding yet
+    # (the last picks between the input sizes a strided conv maps to one size);
+    # nothing in the package needs them so far.
     _check_arrays(x, kernel)
     x_shape, k_shape = shape_of(x), shape_of(kernel)
     n_spatial = len(x_shape) - 2

@@ -11,6 +11,7 @@ import numpy as np
 from jaxcnn._checks import (
     check_floating,
     check_rank,
+    concrete_float,
     dtype_of,
     normalize_axes,
     shape_of,
@@ -93,14 +94,7 @@ def flatten(x):
 
 
 def _check_rate(rate) -> float:
-    if isinstance(rate, bool):
-        raise TypeError(f"rate must be a number in [0, 1]; got {rate!r}")
-    try:
-        value = float(rate)
-    except (TypeError, jax.errors.ConcretizationTypeError):
-        raise TypeError(
-            f"rate must be a concrete number in [0, 1]; got {rate!r}"
-        ) from None
+    value = concrete_float(rate, "rate", "a drop probability in [0, 1]")
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"rate must be in [0, 1] (a drop probability); got {rate!r}")
     return value
@@ -156,6 +150,11 @@ def dropout(key, x, rate, *, deterministic=False):
         return jnp.zeros_like(x)
     keep = jax.random.bernoulli(key, 1.0 - value, x.shape)
     return jnp.where(keep, x / jnp.asarray(1.0 - value, x.dtype), jnp.zeros_like(x))
+
+
+def _check_eps(eps) -> None:
+    if not concrete_float(eps, "eps", "a positive number") > 0.0:
+        raise ValueError(f"eps must be > 0; got {eps!r}")
 
 
 def _feature_axis(x, axis) -> int:
@@ -228,10 +227,9 @@ def batch_norm(
         if v is None:
             raise TypeError(f"{name} must be a ({channels},) floating array; got None")
         _check_vector(v, name, channels, dtype_of(v))
-    if not 0.0 <= float(momentum) <= 1.0:
+    _check_eps(eps)
+    if not 0.0 <= concrete_float(momentum, "momentum", "a number") <= 1.0:
         raise ValueError(f"momentum must be in [0, 1]; got {momentum!r}")
-    if not float(eps) > 0.0:
-        raise ValueError(f"eps must be > 0; got {eps!r}")
     reduce_axes = tuple(a for a in range(len(shape_of(x))) if a != feature_axis)
     count = int(np.prod([shape_of(x)[a] for a in reduce_axes]))
     if training and count < 2:
@@ -312,8 +310,7 @@ def layer_norm(x, scale=None, bias=None, *, eps=1e-5, axis=-1):
         if shape_of(v) != pshape:
             raise ValueError(f"{name} must have shape {pshape}; got {shape_of(v)}")
         _check_same_dtype(v, name, x, "x")
-    if not float(eps) > 0.0:
-        raise ValueError(f"eps must be > 0; got {eps!r}")
+    _check_eps(eps)
     x = jnp.asarray(x)
     compute = _stats_dtype(x.dtype)
     xc = x.astype(compute)

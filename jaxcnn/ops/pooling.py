@@ -184,11 +184,19 @@ def _stack_cells(cells, sizes, axes):
     return cells[0]
 
 
-def _first_max_mask(x, valid, axes):
-    """True at the first maximal (or first NaN) valid element of each window."""
-    y = jnp.max(x, axis=axes, keepdims=True)
+def _first_max_mask(x, y, valid, axes):
+    """True at the first maximal (or first NaN) valid element of each window.
+
+    Args:
+      x: the array, each window laid out along ``axes``.
+      y: ``x.max(axis=axes)``.
+      valid: ``None`` or a boolean array broadcastable to ``x``; False marks
+        padding, which is never selected.
+      axes: the window axes, a tuple of ints.
+    """
     sizes = tuple(x.shape[a] for a in axes)
     if math.prod(sizes) > _UNROLL_MAX:
+        y = jnp.expand_dims(y, axes)
         hit = (x == y) | jnp.isnan(x)
         if valid is not None:
             hit = hit & valid
@@ -196,7 +204,6 @@ def _first_max_mask(x, valid, axes):
         big = np.int32(np.iinfo(np.int32).max)
         first = jnp.min(jnp.where(hit, order, big), axis=axes, keepdims=True)
         return order == first
-    y = jnp.squeeze(y, axes)
     found = jnp.zeros(y.shape, bool)
     firsts = []
     for offsets in itertools.product(*(range(k) for k in sizes)):
@@ -207,6 +214,12 @@ def _first_max_mask(x, valid, axes):
         found = found | hit
         firsts.append(hit)
     return _stack_cells(firsts, sizes, axes)
+
+
+def _select_first_max(x, y, t, valid, axes):
+    """Tangent of ``max`` over ``axes``: ``t`` at each window's first maximum."""
+    mask = _first_max_mask(x, y, valid, axes)
+    return jnp.sum(jnp.where(mask, t, jnp.zeros((), t.dtype)), axis=axes)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
@@ -229,9 +242,8 @@ def _first_max(x, valid, axes):
 @_first_max.defjvp
 def _first_max_jvp(axes, primals, tangents):
     x, valid = primals
-    mask = _first_max_mask(x, valid, axes)
-    picked = jnp.where(mask, tangents[0], jnp.zeros((), x.dtype))
-    return jnp.max(x, axis=axes), jnp.sum(picked, axis=axes)
+    y = jnp.max(x, axis=axes)
+    return y, _select_first_max(x, y, tangents[0], valid, axes)
 
 
 def _tiles_valid(geo: _Geometry):
@@ -252,40 +264,34 @@ def _tiles_valid(geo: _Geometry):
     return None if mask.all() else mask
 
 
-def _max_pool_tiles(x, geo: _Geometry):
-    """Max pool for stride >= window on every axis, by reshaping into tiles."""
+def _tiles(x, geo: _Geometry, fill):
+    """Lays non-overlapping windows out as ``(N, o_1, k_1, ..., o_d, k_d, C)``.
+
+    Every axis is padded with ``fill`` (or cropped) to ``out * stride``, split
+    into ``(out, stride)``, and cut to ``(out, window)``.
+    """
     lows = tuple(lo for lo, _ in geo.full_pads)
-    # Pad (or crop, with a negative pad) every axis to exactly out * stride.
     highs = tuple(
         o * s - n - lo
         for o, s, n, lo in zip(geo.out, geo.strides, geo.in_sizes, lows, strict=True)
     )
-    config = [
-        (0, 0, 0),
-        *((lo, hi, 0) for lo, hi in zip(lows, highs, strict=True)),
-        (0, 0, 0),
-    ]
-    xp = lax.pad(x, jnp.array(-jnp.inf, x.dtype), config)
+    config = [(0, 0, 0), *((lo, hi, 0) for lo, hi in zip(lows, highs, strict=True))]
+    x = lax.pad(x, np.array(fill, x.dtype), [*config, (0, 0, 0)])
     n_batch, n_chan = x.shape[0], x.shape[-1]
     pairs = zip(geo.out, geo.strides, strict=True)
     tiled = (n_batch, *(d for pair in pairs for d in pair), n_chan)
-    xt = xp.reshape(tiled)
     pairs = zip(geo.out, geo.window, strict=True)
     limits = (n_batch, *(d for pair in pairs for d in pair), n_chan)
+    x = x.reshape(tiled)
     if limits != tiled:  # stride > window: drop the gap after each window
-        xt = lax.slice(xt, (0,) * len(tiled), limits)
-    valid = _tiles_valid(geo)
-    axes = tuple(2 + 2 * a for a in range(len(geo.window)))
-    return _first_max(xt, None if valid is None else jnp.asarray(valid), axes)
+        x = lax.slice(x, (0,) * len(tiled), limits)
+    return x
 
 
-def _max_pool(x, geo: _Geometry):
-    """Max pool of a validated input (see the module docstring)."""
-    if all(s >= k for s, k in zip(geo.strides, geo.window, strict=True)):
-        return _max_pool_tiles(x, geo)
+def _reduce_window_max(x, geo: _Geometry):
     return lax.reduce_window(
         x,
-        jnp.array(-jnp.inf, x.dtype),
+        np.array(-np.inf, x.dtype),  # a constant: lax picks the max monoid
         lax.max,
         (1, *geo.window, 1),
         (1, *geo.strides, 1),
@@ -293,11 +299,39 @@ def _max_pool(x, geo: _Geometry):
     )
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _max_pool_disjoint(x, geo: _Geometry):
+    """Max pool for stride >= window on every axis, with a mask-based JVP.
+
+    The value is XLA's ``reduce_window``; the JVP (and so the gradient, its
+    transpose) lays the windows out as tiles and keeps each window's first
+    maximum with a comparison mask: no select-and-scatter.
+    """
+    return _reduce_window_max(x, geo)
+
+
+@_max_pool_disjoint.defjvp
+def _max_pool_disjoint_jvp(geo, primals, tangents):
+    (x,), (t,) = primals, tangents
+    y = _reduce_window_max(x, geo)
+    valid = _tiles_valid(geo)
+    axes = tuple(2 + 2 * a for a in range(len(geo.window)))
+    xt, tt = _tiles(x, geo, -jnp.inf), _tiles(t, geo, 0)
+    return y, _select_first_max(xt, y, tt, valid, axes)
+
+
+def _max_pool(x, geo: _Geometry):
+    """Max pool of a validated input (see the module docstring)."""
+    if all(s >= k for s, k in zip(geo.strides, geo.window, strict=True)):
+        return _max_pool_disjoint(x, geo)
+    return _reduce_window_max(x, geo)
+
+
 def _window_sum(x, geo: _Geometry):
     """Sum over every window, padding counted as zero."""
     return lax.reduce_window(
         x,
-        jnp.array(0, x.dtype),
+        np.array(0, x.dtype),
         lax.add,
         (1, *geo.window, 1),
         (1, *geo.strides, 1),

@@ -23,7 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxcnn._checks import check_floating, dtype_of, normalize_axes, shape_of
+from jaxcnn._checks import (
+    check_floating,
+    concrete_float,
+    dtype_of,
+    normalize_axes,
+    shape_of,
+)
 
 
 def _check_softmax_args(x, axis, where) -> tuple[int, ...]:
@@ -130,15 +136,7 @@ def log_softmax(x, axis=-1, *, where=None):
 
 
 def _check_label_smoothing(label_smoothing) -> float:
-    if isinstance(label_smoothing, bool):
-        raise TypeError(f"label_smoothing must be a number; got {label_smoothing!r}")
-    try:
-        value = float(label_smoothing)
-    except (TypeError, jax.errors.ConcretizationTypeError):
-        raise TypeError(
-            "label_smoothing must be a concrete number in [0, 1]; "
-            f"got {label_smoothing!r}"
-        ) from None
+    value = concrete_float(label_smoothing, "label_smoothing", "a number in [0, 1]")
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
     return value

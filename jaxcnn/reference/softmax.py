@@ -76,9 +76,10 @@ def log_softmax(x, axis=-1, where=None):
         lse = _logsumexp(rows[r][mask[r]])
         if where is not None and lse == -np.inf:
             continue  # nothing selected is finite: all -inf, as the op documents
-        for i in range(rows.shape[1]):
-            if mask[r, i]:
-                out[r, i] = rows[r, i] - lse
+        with np.errstate(invalid="ignore"):  # -inf - -inf: NaN rows, as jax.nn
+            for i in range(rows.shape[1]):
+                if mask[r, i]:
+                    out[r, i] = rows[r, i] - lse
     return undo(out)
 
 
@@ -100,7 +101,8 @@ def softmax_cross_entropy(logits, labels, label_smoothing=0.0):
     out = np.zeros(z.shape[:-1])
     for idx in np.ndindex(out.shape):
         lse = _logsumexp(list(z[idx]))
-        out[idx] = sum(t * (lse - v) for t, v in zip(targets[idx], z[idx]) if t != 0)
+        pairs = zip(targets[idx], z[idx], strict=True)
+        out[idx] = sum(t * (lse - v) for t, v in pairs if t != 0)
     return out
 
 

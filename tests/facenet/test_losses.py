@@ -211,19 +211,26 @@ def test_b18_only_anchors_with_positives_count(mining, count):
     assert np.all(np.isfinite(grad))
 
 
+distances_jit = jax.jit(pairwise_distances, static_argnames="squared")
+
+
+# One shape (6, 3): every new shape would compile again. Duplicate rows come from
+# the small element set.
 @given(
     hnp.arrays(
         np.float32,
-        st.tuples(st.integers(1, 7), st.integers(1, 4)),
-        elements=st.floats(-3, 3, width=32),
+        (6, 3),
+        elements=st.one_of(
+            st.sampled_from([0.0, 1.0, -2.5]), st.floats(-3, 3, width=32)
+        ),
     )
 )
 def test_pairwise_distances_properties(x):
     for squared in (True, False):
-        d = np.asarray(pairwise_distances(x, squared=squared))
+        d = np.asarray(distances_jit(x, squared=squared))
         assert np.array_equal(d, d.T)
         assert np.all(np.diag(d) == 0) and np.all(d >= 0)
-        # Gram trick in float32: cancellation error of order eps * |x|^2 = 36 eps.
+        # Gram trick in float32: cancellation error of order eps * |x|^2 ~ 27 eps.
         want = brute_distances(x, squared)
         atol = 1e-4 if squared else 1e-2  # sqrt near 0 magnifies: sqrt(1e-4)
         np.testing.assert_allclose(d, want, rtol=1e-5, atol=atol)

@@ -90,7 +90,13 @@ def test_prelu_matches_reference(case, data):
     channels = x.shape[-1] if x.ndim else 1
     x = x.reshape(x.shape or (1,))
     alpha = np.asarray(
-        data.draw(st.lists(st.sampled_from([0.0, 0.25, -0.5, 2.0]), min_size=channels, max_size=channels)),
+        data.draw(
+            st.lists(
+                st.sampled_from([0.0, 0.25, -0.5, 2.0]),
+                min_size=channels,
+                max_size=channels,
+            )
+        ),
         np.float32,
     )
     out = ops.prelu(jnp.asarray(x, dtype), jnp.asarray(alpha))
@@ -235,12 +241,27 @@ def test_integer_input_is_a_type_error(name):
 @pytest.mark.parametrize(
     ("x", "alpha", "error", "match"),
     [
-        (jnp.zeros((2, 3)), jnp.zeros(2), ValueError, r"alpha must have shape \(C,\) = \(3,\)"),
+        (
+            jnp.zeros((2, 3)),
+            jnp.zeros(2),
+            ValueError,
+            r"alpha must have shape \(C,\) = \(3,\)",
+        ),
         (jnp.zeros((2, 3)), jnp.zeros((1, 3)), ValueError, "alpha must have shape"),
         (jnp.zeros((2, 3)), jnp.float32(0.1), ValueError, "alpha must have shape"),
         (jnp.zeros(()), jnp.zeros(1), ValueError, "x must have a channel axis"),
-        (jnp.zeros((2, 3)), jnp.zeros(3, jnp.int32), TypeError, "alpha must have a floating"),
-        (jnp.zeros((2, 3), jnp.int32), jnp.zeros(3), TypeError, "x must have a floating"),
+        (
+            jnp.zeros((2, 3)),
+            jnp.zeros(3, jnp.int32),
+            TypeError,
+            "alpha must have a floating",
+        ),
+        (
+            jnp.zeros((2, 3), jnp.int32),
+            jnp.zeros(3),
+            TypeError,
+            "x must have a floating",
+        ),
     ],
 )
 def test_prelu_bad_input(x, alpha, error, match):

@@ -1,8 +1,10 @@
 """Tests of softmax, log-softmax and the losses against the float64 references.
 
-Ops are called eagerly on shapes drawn from small palettes: each new shape
-compiles its primitives once, so a few shapes with freely drawn values, infinities
-and masks keep the 200-example CI profile fast.
+Speed: shapes come from small palettes and the ops under test are jitted once
+at import (``SOFTMAX`` etc. below), so each (shape, axis, dtype, mask) layout
+compiles a single program; values, infinities and masks vary freely. Eager
+calls compile every primitive separately (about 0.1 s each on a loaded 2-core
+machine), so they are checked against the jitted ops in their own tests.
 """
 
 import functools
@@ -24,12 +26,26 @@ from jaxcnn.ops import (
 from jaxcnn.reference import softmax as ref
 from tests.tolerances import assert_close, tol
 
+SOFTMAX = jax.jit(softmax, static_argnames="axis")
+LOG_SOFTMAX = jax.jit(log_softmax, static_argnames="axis")
+JITTED = {softmax: SOFTMAX, log_softmax: LOG_SOFTMAX}
+CE = jax.jit(softmax_cross_entropy, static_argnames="label_smoothing")
+BCE = jax.jit(sigmoid_binary_cross_entropy)
+SMOOTHINGS = (0.0, 0.0, 0.1, 0.35, 1.0)  # static under jit: a few values
+
+
 DTYPES = (jnp.float32, jnp.bfloat16)
 INF = np.inf
 
 
 def _finite(tree):
-    return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(tree))
+    """All leaves finite (checked in NumPy: no extra XLA compilations)."""
+    leaves = jax.tree.leaves(tree)
+    return all(np.all(np.isfinite(np.asarray(v, np.float64))) for v in leaves)
+
+
+def _np(x):
+    return np.asarray(x, np.float64)
 
 
 # (shape, axis) layouts drawn by the properties: a small palette, because every
@@ -45,9 +61,9 @@ LAYOUTS = (
 
 
 @st.composite
-def softmax_cases(draw, dtypes=DTYPES, masks=True, neg_inf=True):
+def softmax_cases(draw, dtypes=DTYPES, masks=True, neg_inf=True, layouts=LAYOUTS):
     """(x, axis, where): values in [-8, 8], a few -inf entries, maybe a mask."""
-    shape, axis = draw(st.sampled_from(LAYOUTS))
+    shape, axis = draw(st.sampled_from(layouts))
     dtype = draw(st.sampled_from(dtypes))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.uniform(-8, 8, shape).astype(np.float32)
@@ -60,33 +76,34 @@ def softmax_cases(draw, dtypes=DTYPES, masks=True, neg_inf=True):
 
 
 def _has_live_entry(x, axis, where):
-    """Per-row flag: some selected entry is finite (the row is well defined)."""
-    live = jnp.isfinite(x) if where is None else jnp.isfinite(x) & where
-    return jnp.any(live, axis=axis, keepdims=True)
+    """Per-row flag (NumPy): some selected entry is finite (row well defined)."""
+    live = np.isfinite(_np(x))
+    if where is not None:
+        live &= np.asarray(where)
+    return np.broadcast_to(np.any(live, axis=axis, keepdims=True), live.shape)
 
 
 @given(softmax_cases())
 def test_softmax_matches_reference(case):
     """Any shape, axis or axes, dtype, -inf entries and masks (fully masked too)."""
     x, axis, where = case
-    got = softmax(x, axis, where=where)
+    got = SOFTMAX(x, axis=axis, where=where)
     assert got.dtype == x.dtype and got.shape == x.shape
-    want = ref.softmax(x, axis, where)
-    live = np.broadcast_to(_has_live_entry(x, axis, where), x.shape)
+    got, want = _np(got), ref.softmax(x, axis, where)
+    live = _has_live_entry(x, axis, where)
     if where is None:  # rows of only -inf are NaN (as jax.nn); compare the rest
-        assert np.all(np.isnan(np.asarray(got, np.float64)[~live]))
-        got, want = np.asarray(got, np.float64)[live], want[live]
+        assert np.all(np.isnan(got[~live]))
+        got, want = got[live], want[live]
     assert_close(got, want, x.dtype)
 
 
 @given(softmax_cases())
 def test_log_softmax_matches_reference(case):
     x, axis, where = case
-    got = log_softmax(x, axis, where=where)
+    got = LOG_SOFTMAX(x, axis=axis, where=where)
     assert got.dtype == x.dtype and got.shape == x.shape
-    want = ref.log_softmax(x, axis, where)
-    live = np.broadcast_to(_has_live_entry(x, axis, where), x.shape)
-    got = np.asarray(got, np.float64)
+    got, want = _np(got), ref.log_softmax(x, axis, where)
+    live = _has_live_entry(x, axis, where)
     if where is None:
         assert np.all(np.isnan(got[~live]))
         got, want = got[live], want[live]
@@ -94,27 +111,23 @@ def test_log_softmax_matches_reference(case):
 
 
 @given(softmax_cases(dtypes=(jnp.float32,)))
-def test_exp_log_softmax_is_softmax(case):
-    """exp(log_softmax) == softmax in every row, fully masked rows included."""
+def test_exp_log_softmax_is_softmax_and_rows_sum_to_one_or_zero(case):
+    """exp(log_softmax) == softmax >= 0 in every row, fully masked rows included.
+
+    Rows with a finite selected entry sum to 1; with a mask, the other rows are
+    all 0 (without one they are NaN, checked in the reference tests).
+    """
     x, axis, where = case
     live = _has_live_entry(x, axis, where)
-    p = jnp.where(live, softmax(x, axis, where=where), 0.0)
-    q = jnp.where(live, jnp.exp(log_softmax(x, axis, where=where)), 0.0)
-    assert_close(q, p)
-
-
-@given(softmax_cases(dtypes=(jnp.float32,)))
-def test_softmax_rows_sum_to_one_or_zero(case):
-    """Rows with a finite selected entry sum to 1, fully masked rows to 0."""
-    x, axis, where = case
-    total = jnp.sum(softmax(x, axis, where=where), axis=axis, keepdims=True)
-    live = _has_live_entry(x, axis, where)
+    p = _np(SOFTMAX(x, axis=axis, where=where))
+    q = np.exp(_np(LOG_SOFTMAX(x, axis=axis, where=where)))
+    assert_close(q[live], p[live], jnp.float32)
+    assert np.all(p[live] >= 0)
+    total = np.broadcast_to(np.sum(p, axis=axis, keepdims=True), p.shape)
+    assert_close(total[live], 1.0, jnp.float32)
     if where is not None:
-        assert_close(total, jnp.where(live, 1.0, 0.0))
-    else:
-        assert_close(total[jnp.broadcast_to(live, total.shape)], 1.0)
-    p = softmax(x, axis, where=where)
-    assert bool(jnp.all(jnp.isnan(p) | (p >= 0)))
+        np.testing.assert_array_equal(p[~live], 0.0)
+        np.testing.assert_array_equal(q[~live], 0.0)
 
 
 @given(softmax_cases(dtypes=(jnp.float32,), neg_inf=False), st.integers(-1000, 1000))
@@ -125,59 +138,64 @@ def test_softmax_ignores_a_constant_shift(case, shift):
     calls see identical shifted values.
     """
     x, axis, where = case
-    x = jnp.round(x * 8) / 8
-    for fn in (softmax, log_softmax):
-        shifted = fn(x + jnp.float32(shift), axis, where=where)
-        np.testing.assert_array_equal(shifted, fn(x, axis, where=where))
+    x = np.round(np.asarray(x) * 8) / 8
+    for fn in (SOFTMAX, LOG_SOFTMAX):
+        shifted = fn(jnp.asarray(x + np.float32(shift)), axis=axis, where=where)
+        np.testing.assert_array_equal(
+            shifted, fn(jnp.asarray(x), axis=axis, where=where)
+        )
+
+
+def _weighted_sum(x, weights, axis, where, log):
+    out = (log_softmax if log else softmax)(x, axis, where=where)
+    # Weight only the finite outputs: -inf outputs times a weight would be NaN.
+    return jnp.sum(jnp.where(jnp.isfinite(out), out * weights, 0.0))
+
+
+GRAD = jax.jit(jax.grad(_weighted_sum), static_argnames=("axis", "log"))
 
 
 @given(softmax_cases(dtypes=(jnp.float32,)))
 def test_gradients_are_finite_with_inf_and_masks(case):
     """No NaN in any gradient: -inf entries, partly and fully masked rows."""
     x, axis, where = case
-    weights = jnp.linspace(-1.0, 1.0, x.size).reshape(x.shape)
-    for fn in (softmax, log_softmax):
-
-        def loss(x, fn=fn):
-            out = fn(x, axis, where=where)
-            # Weight only the finite outputs: -inf outputs times 0 would be NaN.
-            return jnp.sum(jnp.where(jnp.isfinite(out), out * weights, 0.0))
-
-        grad = jax.grad(loss)(x)
-        live = jnp.broadcast_to(_has_live_entry(x, axis, where), x.shape)
-        if where is not None:
-            assert _finite(grad)
-        else:
-            assert _finite(grad[live])
+    weights = jnp.asarray(np.linspace(-1, 1, x.size, dtype=np.float32).reshape(x.shape))
+    live = _has_live_entry(x, axis, where)
+    for log in (False, True):
+        grad = _np(GRAD(x, weights, axis=axis, where=where, log=log))
+        assert _finite(grad if where is not None else grad[live])
 
 
-@given(softmax_cases(dtypes=(jnp.float32,)))
+@given(softmax_cases(dtypes=(jnp.float32,), layouts=LAYOUTS[1::2]))
 def test_jit_equals_eager(case):
+    """The eager path agrees with the jitted one (fewer layouts: eager calls
+    compile one program per primitive)."""
     x, axis, where = case
     for fn in (softmax, log_softmax):
-        jitted = jax.jit(functools.partial(fn, axis=axis))
         np.testing.assert_allclose(
-            jitted(x, where=where), fn(x, axis, where=where), **tol(jnp.float32)
+            fn(x, axis, where=where),
+            JITTED[fn](x, axis=axis, where=where),
+            **tol(jnp.float32),
         )
 
 
-@given(softmax_cases(dtypes=(jnp.float32,), masks=False), st.integers(1, 3))
-def test_vmap_equals_loop(case, reps):
+@given(softmax_cases(dtypes=(jnp.float32,), masks=False))
+def test_vmap_equals_loop(case):
     x, axis, _ = case
-    xs = jnp.stack([x * (i + 1) for i in range(reps)])
-    for fn in (softmax, log_softmax):
-        batched = jax.vmap(lambda xi, fn=fn: fn(xi, axis))(xs)
-        looped = jnp.stack([fn(xi, axis) for xi in xs])
+    xs = jnp.asarray(np.stack([np.asarray(x) * (i + 1) for i in range(3)]))
+    for fn in JITTED.values():
+        batched = jax.vmap(functools.partial(fn, axis=axis))(xs)
+        looped = np.stack([fn(xi, axis=axis) for xi in np.asarray(xs)])
         np.testing.assert_allclose(batched, looped, **tol(jnp.float32))
 
 
-@pytest.mark.parametrize("masked", [False, True])
-@pytest.mark.parametrize("fn", [softmax, log_softmax])
+@pytest.mark.parametrize(("fn", "masked"), [(softmax, False), (log_softmax, True)])
 def test_check_grads(fn, masked):
     x = jnp.asarray(np.random.default_rng(0).uniform(-2, 2, (3, 4)), jnp.float32)
     where = jnp.array([[True, False, True, True], [False] * 4, [True] * 4])
     where = where if masked else None
 
+    @jax.jit  # one compilation per derivative order instead of one per primitive
     def f(x):
         out = fn(x, where=where)
         return jnp.where(jnp.isfinite(out), out, 0.0)
@@ -194,9 +212,9 @@ CE_SHAPES = (((), 1), ((), 5), ((4,), 3), ((2, 3), 4))
 
 
 @st.composite
-def ce_cases(draw, dtypes=DTYPES):
+def ce_cases(draw, dtypes=DTYPES, shapes=CE_SHAPES, smoothings=SMOOTHINGS):
     """(logits, labels, label_smoothing): integer ids or probabilities."""
-    batch, k = draw(st.sampled_from(CE_SHAPES))
+    batch, k = draw(st.sampled_from(shapes))
     dtype = draw(st.sampled_from(dtypes))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     logits = jnp.asarray(rng.uniform(-10, 10, (*batch, k)).astype(np.float32), dtype)
@@ -206,14 +224,13 @@ def ce_cases(draw, dtypes=DTYPES):
         p = rng.random((*batch, k)) * (rng.random((*batch, k)) < 0.7)
         p[..., 0] += 1e-3  # keep every row non-zero
         labels = jnp.asarray(p / p.sum(-1, keepdims=True), dtype)
-    smoothing = draw(st.sampled_from([0.0, 0.0, 0.1, draw(st.floats(0, 1))]))
-    return logits, labels, smoothing
+    return logits, labels, draw(st.sampled_from(smoothings))
 
 
 @given(ce_cases())
 def test_cross_entropy_matches_reference(case):
     logits, labels, eps = case
-    got = softmax_cross_entropy(logits, labels, label_smoothing=eps)
+    got = CE(logits, labels, label_smoothing=eps)
     assert got.shape == logits.shape[:-1] and got.dtype == logits.dtype
     want = ref.softmax_cross_entropy(logits, labels, eps)
     # The loss is a difference of terms up to ~20 in size; bfloat16 labels and
@@ -222,18 +239,26 @@ def test_cross_entropy_matches_reference(case):
     assert_close(got, want, logits.dtype, atol=atol)
 
 
+def _ce_sum(logits, labels, label_smoothing):
+    return jnp.sum(
+        softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    )
+
+
+CE_GRAD = jax.jit(jax.grad(_ce_sum), static_argnames="label_smoothing")
+
+
 @given(ce_cases(dtypes=(jnp.float32,)), st.floats(1e4, 1e6))
 def test_cross_entropy_is_stable_for_huge_logits(case, scale):
     """|logits| >= 1e4: finite value and gradient, equal to the float64 answer."""
     logits, labels, eps = case
-    big = logits / 10 * jnp.float32(scale)
-    loss_fn = functools.partial(softmax_cross_entropy, label_smoothing=eps)
-    got = loss_fn(big, labels)
-    assert _finite(got) and _finite(jax.grad(lambda z: loss_fn(z, labels).sum())(big))
+    big = jnp.asarray(np.asarray(logits) / 10 * np.float32(scale))
+    got = CE(big, labels, label_smoothing=eps)
+    assert _finite(got) and _finite(CE_GRAD(big, labels, label_smoothing=eps))
     # atol: the log-sum-exp is rounded at the scale of the largest logit, a few
     # ulps of |z| (float32 ulp of 1e6 is 0.0625).
-    atol = 4 * float(jnp.max(jnp.abs(big))) * 2.0**-23
-    assert_close(got, ref.softmax_cross_entropy(big, np.asarray(labels), eps), atol=atol)
+    atol = 4 * float(np.max(np.abs(big))) * 2.0**-23
+    assert_close(got, ref.softmax_cross_entropy(big, labels, eps), atol=atol)
 
 
 @given(ce_cases(dtypes=(jnp.float32,)))
@@ -242,26 +267,30 @@ def test_cross_entropy_with_neg_inf_logits_where_target_is_zero(case):
     logits, labels, _ = case
     k = logits.shape[-1]
     if labels.dtype == jnp.int32:
-        target = jax.nn.one_hot(labels, k, dtype=jnp.float32)
+        target = np.eye(k)[np.asarray(labels)]
     else:
-        target = labels
-    kill = (target == 0) & (jnp.arange(k) % 2 == 0)
-    masked = jnp.where(kill, -jnp.inf, logits)
-    loss = softmax_cross_entropy(masked, labels)
-    grad = jax.grad(lambda z: softmax_cross_entropy(z, labels).sum())(masked)
+        target = np.asarray(labels)
+    kill = (target == 0) & (np.arange(k) % 2 == 0)
+    masked = jnp.asarray(np.where(kill, -INF, np.asarray(logits)).astype(np.float32))
+    loss = CE(masked, labels, label_smoothing=0.0)
+    grad = _np(CE_GRAD(masked, labels, label_smoothing=0.0))
     assert _finite(loss) and _finite(grad)
-    assert bool(jnp.all(jnp.where(kill, grad, 0.0) == 0))
-    want = ref.softmax_cross_entropy(np.asarray(masked), np.asarray(labels))
+    np.testing.assert_array_equal(grad[kill], 0.0)
+    want = ref.softmax_cross_entropy(masked, labels)
     assert_close(loss, want, atol=1e-4)  # loss terms up to ~20 in float32
 
 
-@given(ce_cases(dtypes=(jnp.float32,)))
-def test_cross_entropy_jit_and_vmap(case):
+@given(ce_cases((jnp.float32,), CE_SHAPES[1::2], (0.0, 0.2)))
+def test_cross_entropy_eager_equals_jit_and_vmap_equals_loop(case):
+    """Fewer layouts and smoothings: eager calls compile once per primitive."""
     logits, labels, eps = case
-    fn = functools.partial(softmax_cross_entropy, label_smoothing=eps)
-    np.testing.assert_allclose(jax.jit(fn)(logits, labels), fn(logits, labels), 1e-6)
-    batched = jax.vmap(fn)(jnp.stack([logits, -logits]), jnp.stack([labels] * 2))
-    looped = jnp.stack([fn(logits, labels), fn(-logits, labels)])
+    jitted = CE(logits, labels, label_smoothing=eps)
+    eager = softmax_cross_entropy(logits, labels, label_smoothing=eps)
+    np.testing.assert_allclose(eager, jitted, **tol(jnp.float32))
+    fn = functools.partial(CE, label_smoothing=eps)
+    logits2 = jnp.asarray(np.stack([np.asarray(logits), -np.asarray(logits)]))
+    batched = jax.vmap(fn)(logits2, jnp.asarray(np.stack([np.asarray(labels)] * 2)))
+    looped = np.stack([fn(z, labels) for z in np.asarray(logits2)])
     np.testing.assert_allclose(batched, looped, **tol(jnp.float32))
 
 
@@ -271,8 +300,8 @@ def test_cross_entropy_check_grads():
     probs = jnp.asarray([[0.1, 0.2, 0.3, 0.4], [0.0, 0.5, 0.5, 0.0]], jnp.float32)
     ids = jnp.array([3, 0])
     for labels, eps in ((ids, 0.0), (ids, 0.2), (probs, 0.0), (probs, 0.3)):
-        f = functools.partial(softmax_cross_entropy, labels=labels, label_smoothing=eps)
-        check_grads(f, (logits,), order=2, atol=1e-2, rtol=1e-2)
+        f = jax.jit(functools.partial(CE, labels=labels, label_smoothing=eps))
+        check_grads(f, (logits,), order=1, atol=1e-2, rtol=1e-2)
         # atol/rtol 1e-2: float32 finite differences.
 
 
@@ -280,17 +309,16 @@ def test_label_smoothing_matches_explicit_targets():
     """Smoothing ids equals passing the smoothed one-hot probabilities."""
     logits = jnp.array([[2.0, -1.0, 0.5], [0.0, 3.0, 1.0]])
     ids = jnp.array([0, 2])
-    smoothed = 0.8 * jax.nn.one_hot(ids, 3) + 0.2 / 3
+    smoothed = jnp.asarray(0.8 * np.eye(3)[[0, 2]] + 0.2 / 3, jnp.float32)
     assert_close(
-        softmax_cross_entropy(logits, ids, label_smoothing=0.2),
-        softmax_cross_entropy(logits, smoothed),
+        CE(logits, ids, label_smoothing=0.2), CE(logits, smoothed, label_smoothing=0.0)
     )
 
 
 def test_out_of_range_class_ids_give_nan():
     logits = jnp.zeros((3, 4))
     for eps in (0.0, 0.1):
-        loss = softmax_cross_entropy(logits, jnp.array([4, -1, 2]), label_smoothing=eps)
+        loss = CE(logits, jnp.array([4, -1, 2]), label_smoothing=eps)
         assert np.isnan(loss[0]) and np.isnan(loss[1]) and np.isfinite(loss[2])
 
 
@@ -302,50 +330,63 @@ def bce_cases(draw, dtypes=DTYPES, scale=10.0):
     shape = draw(st.sampled_from([(), (4,), (2, 3)]))  # few shapes: see LAYOUTS
     dtype = draw(st.sampled_from(dtypes))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    logits = jnp.asarray(rng.uniform(-scale, scale, shape).astype(np.float32), dtype)
+    logits = rng.uniform(-scale, scale, shape).astype(np.float32)
+    if scale > 1e4:
+        logits = np.where(np.abs(logits) < 1e4, np.float32(1e4), logits)
     labels = rng.random(shape)
     if draw(st.booleans()):
         labels = np.round(labels)
-    return logits, jnp.asarray(labels, dtype)
+    return jnp.asarray(logits, dtype), jnp.asarray(labels, dtype)
 
 
 @given(bce_cases())
 def test_binary_cross_entropy_matches_reference(case):
     logits, labels = case
-    got = sigmoid_binary_cross_entropy(logits, labels)
+    got = BCE(logits, labels)
     assert got.shape == logits.shape and got.dtype == logits.dtype
     want = ref.sigmoid_binary_cross_entropy(logits, labels)
     assert_close(got, want, logits.dtype, atol=10 * tol(logits.dtype)["atol"])
     # atol x10: the loss is up to ~10 in size.
 
 
+BCE_GRADS = jax.jit(
+    jax.grad(lambda z, y: jnp.sum(sigmoid_binary_cross_entropy(z, y)), argnums=(0, 1))
+)
+
+
 @given(bce_cases(dtypes=(jnp.float32,), scale=1e6))
 def test_binary_cross_entropy_is_stable_for_huge_logits(case):
+    """|logits| >= 1e4: finite value and gradients, equal to the float64 answer."""
     logits, labels = case
-    logits = jnp.where(jnp.abs(logits) < 1e4, 1e4, logits)
-    got = sigmoid_binary_cross_entropy(logits, labels)
-    grads = jax.grad(
-        lambda z, y: sigmoid_binary_cross_entropy(z, y).sum(), argnums=(0, 1)
-    )(logits, labels)
-    assert _finite(got) and _finite(grads)
-    atol = 4 * float(jnp.max(jnp.abs(logits), initial=0)) * 2.0**-23
+    got = BCE(logits, labels)
+    assert _finite(got) and _finite(BCE_GRADS(logits, labels))
+    atol = 4 * float(np.max(np.abs(logits), initial=0)) * 2.0**-23
     assert_close(got, ref.sigmoid_binary_cross_entropy(logits, labels), atol=atol)
+
+
+@given(bce_cases(dtypes=(jnp.float32,)))
+def test_binary_cross_entropy_eager_equals_jit(case):
+    logits, labels = case
+    np.testing.assert_allclose(
+        sigmoid_binary_cross_entropy(logits, labels),
+        BCE(logits, labels),
+        **tol(jnp.float32),
+    )
 
 
 def test_binary_cross_entropy_infinite_logits():
     """A term of weight 0 contributes 0 even when its log is -inf."""
     z = jnp.array([-INF, INF, -INF, INF])
     y = jnp.array([0.0, 1.0, 1.0, 0.0])
-    loss = sigmoid_binary_cross_entropy(z, y)
-    np.testing.assert_array_equal(loss, [0.0, 0.0, INF, INF])
-    grad = jax.grad(lambda z: sigmoid_binary_cross_entropy(z, y)[:2].sum())(z)
-    assert _finite(grad)
+    np.testing.assert_array_equal(BCE(z, y), [0.0, 0.0, INF, INF])
+    grads = BCE_GRADS(z[:2], y[:2])
+    assert _finite(grads)
 
 
 def test_binary_cross_entropy_check_grads():
     z = jnp.array([-3.0, -0.5, 0.0, 2.0])
     y = jnp.array([0.0, 0.3, 1.0, 0.9])
-    check_grads(sigmoid_binary_cross_entropy, (z, y), order=2, atol=1e-2, rtol=1e-2)
+    check_grads(BCE, (z, y), order=1, atol=1e-2, rtol=1e-2)
     # atol/rtol 1e-2: float32 finite differences.
 
 
@@ -374,9 +415,13 @@ def test_cross_entropy_bad_input():
     z = jnp.zeros((2, 3))
     with pytest.raises(TypeError, match="logits must have a floating dtype"):
         softmax_cross_entropy(jnp.zeros((2, 3), jnp.int32), jnp.array([0, 1]))
-    with pytest.raises(ValueError, match=r"class ids must have shape .*\(2,\); got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"class ids must have shape .*\(2,\); got \(3,\)"
+    ):
         softmax_cross_entropy(z, jnp.array([0, 1, 2]))
-    with pytest.raises(ValueError, match=r"probabilities must have the shape of logits"):
+    with pytest.raises(
+        ValueError, match=r"probabilities must have the shape of logits"
+    ):
         softmax_cross_entropy(z, jnp.zeros((2, 1)))
     with pytest.raises(TypeError, match="labels must be integer class ids or floating"):
         softmax_cross_entropy(z, jnp.array([True, False]))
@@ -387,14 +432,18 @@ def test_cross_entropy_bad_input():
             softmax_cross_entropy(z, jnp.array([0, 1]), label_smoothing=bad)
     with pytest.raises(TypeError, match="label_smoothing must be a"):
         softmax_cross_entropy(z, jnp.array([0, 1]), label_smoothing="0.1")
-    with pytest.raises(TypeError, match="label_smoothing must be a concrete number"):
-        jax.jit(lambda e: softmax_cross_entropy(z, jnp.array([0, 1]), label_smoothing=e))(
-            0.1
-        )
+    with pytest.raises(
+        TypeError, match=r"label_smoothing must be a number in \[0, 1\] \(concrete\)"
+    ):
+        jax.jit(
+            lambda e: softmax_cross_entropy(z, jnp.array([0, 1]), label_smoothing=e)
+        )(0.1)
 
 
 def test_binary_cross_entropy_bad_input():
     with pytest.raises(TypeError, match="logits must have a floating dtype"):
         sigmoid_binary_cross_entropy(jnp.array([1, 2]), jnp.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"labels must have the shape of logits, \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"labels must have the shape of logits, \(2,\)"
+    ):
         sigmoid_binary_cross_entropy(jnp.zeros(2), jnp.zeros((2, 1)))

@@ -1,0 +1,158 @@
+"""``jaxcnn embed`` and ``jaxcnn verify`` with a random-weight .npz network."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxcnn import cli, images
+from jaxcnn.commands import embed as embed_command
+from jaxcnn.facenet import fixed_standardize, nets
+from jaxcnn.mtcnn import Detections
+
+SIZE = 48  # small (fast) but above the default margin of 32 pixels
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A small network with random weights (and random batch statistics)."""
+    model = nets.create("small", widths=(4, 8), embedding_dim=8)
+    variables = jax.eval_shape(
+        model.init, jax.random.key(0), jnp.zeros((1, SIZE, SIZE, 3))
+    )
+    rng = np.random.default_rng(0)
+    variables = jax.tree_util.tree_map(
+        lambda s: rng.uniform(0.5, 1.5, s.shape).astype(np.float32), variables
+    )
+    path = tmp_path_factory.mktemp("w") / "small.npz"
+    nets.save_model(path, model, variables, image_size=SIZE)
+    return path, model, variables
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("img")
+    rng = np.random.default_rng(1)
+    paths = []
+    for k in range(2):
+        pixels = rng.integers(0, 256, (48, 64, 3), np.uint8)
+        paths.append(root / f"p{k}.png")
+        Image.fromarray(pixels).save(paths[-1])
+    return paths
+
+
+def _run(capsys, argv):
+    status = cli.main(argv)
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_embed_no_detect_matches_direct_embedding(capsys, weights, photos):
+    path, model, variables = weights
+    status, out, _ = _run(
+        capsys,
+        [
+            "embed",
+            str(photos[0]),
+            str(photos[1]),
+            "--weights",
+            str(path),
+            "--no-detect",
+        ],
+    )
+    assert status == 0
+    records = json.loads(out)["images"]
+    assert [r["name"] for r in records] == ["p0.png", "p1.png"]
+    assert records[0]["box"] == [0.0, 0.0, 64.0, 48.0]
+    got = np.array(records[0]["embedding"])
+    assert got.shape == (8,)
+    np.testing.assert_allclose(np.linalg.norm(got), 1.0, rtol=1e-5)
+    image = images.load(photos[0])
+    crop = images.align_faces(image, [[0, 0, 64, 48]], size=SIZE, margin=0)
+    embed = jax.jit(nets.embed, static_argnums=0)
+    want = embed(model, variables, fixed_standardize(crop))[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_embed_uses_largest_face_and_reports_no_face(
+    capsys, weights, photos, monkeypatch
+):
+    path = weights[0]
+    calls = []
+
+    def fake_detect(image):
+        calls.append(image.shape)
+        if len(calls) == 2:  # second image: no face
+            return Detections(
+                np.zeros((0, 4), np.float32),
+                np.zeros((0,), np.float32),
+                np.zeros((0, 5, 2), np.float32),
+            )
+        boxes = np.array([[0, 0, 10, 10], [5, 5, 40, 30], [1, 1, 20, 20]], np.float32)
+        return Detections(
+            boxes, np.ones(3, np.float32), np.zeros((3, 5, 2), np.float32)
+        )
+
+    monkeypatch.setattr(embed_command, "detect", fake_detect)
+    status, out, err = _run(
+        capsys, ["embed", str(photos[0]), str(photos[1]), "--weights", str(path)]
+    )
+    assert status == 1
+    first, second = json.loads(out)["images"]
+    assert first["box"] == [5.0, 5.0, 40.0, 30.0]  # area 875 beats 100 and 361
+    assert "no face" in second["error"] and "no face" in err
+
+
+def test_verify_same_image_is_same(capsys, weights, photos):
+    path = str(weights[0])
+    status, out, err = _run(
+        capsys,
+        ["verify", str(photos[0]), str(photos[0]), "--weights", path, "--no-detect"],
+    )
+    assert status == 0
+    result = json.loads(out)
+    assert result["distance"] == 0.0 and result["same"] and result["verdict"] == "same"
+    assert result["threshold"] == 1.1
+    assert "same" in err
+    status, out, _ = _run(
+        capsys,
+        [
+            "verify",
+            str(photos[0]),
+            str(photos[1]),
+            "--weights",
+            path,
+            "--no-detect",
+            "--threshold",
+            "0.0001",
+        ],
+    )
+    result = json.loads(out)
+    assert status == 0
+    assert result["same"] == (result["distance"] < 0.0001)
+
+
+def test_bad_weights_and_options(capsys, tmp_path, photos):
+    status, _, err = _run(
+        capsys, ["verify", str(photos[0]), str(photos[1]), "--weights", "missing.npz"]
+    )
+    assert status == 2 and "--weights" in err
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{"params/x": np.zeros(3), "meta/arch": np.asarray("small")})
+    status, _, err = _run(capsys, ["embed", str(photos[0]), "--weights", str(bad)])
+    assert status == 2 and "do not match" in err
+    with pytest.raises(SystemExit):
+        cli.main(
+            [
+                "verify",
+                str(photos[0]),
+                str(photos[1]),
+                "--weights",
+                "x",
+                "--threshold",
+                "5",
+            ]
+        )

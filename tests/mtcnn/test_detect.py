@@ -1,0 +1,225 @@
+import jax
+import jax.monitoring
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from skimage import data
+
+from jaxcnn import boxes as B
+from jaxcnn import mtcnn
+from jaxcnn.mtcnn import pipeline
+
+PHOTOS = ("astronaut", "camera", "chelsea", "coffee")
+
+
+def _photo(name):
+    image = getattr(data, name)()
+    return np.stack([image] * 3, axis=-1) if image.ndim == 2 else image
+
+
+def _assert_empty(det):
+    assert isinstance(det, mtcnn.Detections)
+    assert det.boxes.shape == (0, 4) and det.boxes.dtype == np.float32
+    assert det.scores.shape == (0,) and det.scores.dtype == np.float32
+    assert det.landmarks.shape == (0, 5, 2) and det.landmarks.dtype == np.float32
+
+
+def _assert_valid(det, height, width):
+    k = len(det.scores)
+    assert det.boxes.shape == (k, 4) and det.landmarks.shape == (k, 5, 2)
+    assert det.boxes.dtype == det.scores.dtype == det.landmarks.dtype == np.float32
+    x1, y1, x2, y2 = det.boxes.T
+    assert (0 <= x1).all() and (x1 <= x2).all() and (x2 <= width).all()
+    assert (0 <= y1).all() and (y1 <= y2).all() and (y2 <= height).all()
+    assert (np.diff(det.scores) <= 0).all()
+
+
+@pytest.fixture(scope="module")
+def photo_detections(params):
+    images = [_photo(name) for name in PHOTOS]
+    return dict(zip(PHOTOS, mtcnn.detect(images, params=params), strict=True))
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_matches_facenet_pytorch(photo_detections, photo_reference, name):
+    det = photo_detections[name]
+    want = next(r for r in photo_reference["results"] if r["image"] == name)
+    _assert_valid(det, *want["shape_hwc"][:2])
+    assert len(det.scores) == want["num_faces"]
+    if not want["num_faces"]:
+        return
+    ref_boxes = np.asarray(want["boxes_x1y1x2y2"], np.float32)
+    # facenet-pytorch reports Matlab's 1-based inclusive boxes; ours are
+    # continuous 0-based: [x1 - 1, x2) (see jaxcnn.mtcnn.constants)
+    shifted = ref_boxes - np.array([1, 1, 0, 0], np.float32)
+    for reference in (ref_boxes, shifted):
+        overlap = np.asarray(B.iou(det.boxes, reference))
+        match = overlap.argmax(axis=1)
+        assert (overlap.max(axis=1) >= 0.95).all()
+        assert len(set(match.tolist())) == len(match)
+    overlap = np.asarray(B.iou(det.boxes, shifted))
+    match = overlap.argmax(axis=1)
+    marks = np.asarray(want["landmarks_5x_xy"], np.float32)[match]
+    assert np.abs(det.landmarks - marks).max() <= 2.0
+    probs = np.asarray(want["probs"], np.float32)[match]
+    np.testing.assert_allclose(det.scores, probs, atol=0.01)
+
+
+def _lfw_upscaled():
+    faces = data.lfw_subset().astype(np.float32) * 255
+    big = jax.image.resize(
+        jnp.asarray(faces), (200, 100, 100), "linear", antialias=False
+    )
+    big = np.clip(np.round(np.asarray(big)), 0, 255).astype(np.uint8)
+    return np.repeat(big[..., None], 3, axis=-1)
+
+
+def test_lfw_subset_full_cascade(params, lfw_reference):
+    # Same-size images: one batch through every stage (fast).
+    found = mtcnn.detect(_lfw_upscaled(), params=params)
+    counts = np.array([len(d.scores) for d in found])
+    assert (counts[:100] > 0).sum() >= 97
+    assert (counts[100:] == 0).all()
+    ref = lfw_reference["a_full_mtcnn"]
+    want = np.array(ref["num_boxes_per_image"])
+    np.testing.assert_array_equal(counts, want)
+    got_p = np.array([d.scores.max() for d in found[:100] if len(d.scores)])
+    want_p = np.array([p for p in ref["max_prob_per_image"][:100] if p is not None])
+    np.testing.assert_allclose(got_p, want_p, atol=0.01)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [np.zeros((64, 64, 3), np.uint8), np.full((160, 160, 3), 128, np.uint8)],
+    ids=["black", "gray"],
+)
+def test_no_face_gives_empty(params, image):  # case B11
+    _assert_empty(mtcnn.detect(image, params=params))
+
+
+@pytest.mark.parametrize(
+    "shape", [(10, 9, 3), (15, 800, 3), (1, 1, 3), (0, 5, 3), (5, 0, 3)]
+)
+def test_too_small_gives_empty(params, shape):  # case B12; zero-size: empty too
+    _assert_empty(mtcnn.detect(np.zeros(shape, np.uint8), params=params))
+
+
+def test_layouts(params, photo_detections):  # case B14
+    with pytest.raises(ValueError, match=r"\(H, W, 3\).*\(1, 3, 64, 64\)"):
+        mtcnn.detect(np.zeros((1, 3, 64, 64), np.float32), params=params)
+    astronaut = data.astronaut()
+    rgba = np.concatenate([astronaut, np.zeros_like(astronaut[..., :1])], axis=-1)
+    want = photo_detections["astronaut"]
+    for image in (rgba, astronaut.astype(np.float64)):
+        got = mtcnn.detect(image, params=params)
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-3)
+    camera = data.camera()
+    want = photo_detections["camera"]
+    for gray in (camera, camera[..., None]):
+        got = mtcnn.detect(gray, params=params)
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-3)
+    _assert_empty(mtcnn.detect(np.zeros((64, 64, 3), np.float64), params=params))
+
+
+def test_face_at_border_is_clipped(params):  # case B15
+    # the face's top cut off, padded back to 512x512 (a size compiled already)
+    image = np.pad(data.astronaut()[90:], ((0, 90), (0, 0), (0, 0)))
+    for border in ("clip", "zero"):
+        det = mtcnn.detect(image, params=params, crop_border=border)
+        assert len(det.scores) >= 1
+        _assert_valid(det, *image.shape[:2])
+        assert det.boxes[0, 1] == 0  # its unclipped box starts above the image
+
+
+def test_list_and_batch_inputs(params, photo_detections):
+    astronaut, coffee = data.astronaut(), data.coffee()
+    found = mtcnn.detect([astronaut, coffee, astronaut[:, ::-1]], params=params)
+    assert isinstance(found, list) and len(found) == 3
+    np.testing.assert_allclose(found[0].boxes, photo_detections["astronaut"].boxes)
+    _assert_empty(found[1])
+    mirrored = found[2].boxes[0]
+    np.testing.assert_allclose(
+        mirrored[[2, 0]], 512 - found[0].boxes[0, [0, 2]], atol=3
+    )
+    batch = mtcnn.detect(np.stack([astronaut, astronaut]), params=params)
+    assert len(batch) == 2
+    for det in batch:
+        np.testing.assert_allclose(
+            det.boxes, photo_detections["astronaut"].boxes, atol=1e-4
+        )
+    assert mtcnn.detect([], params=params) == []
+
+
+class _CompileCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+
+def _count_compiles(calls):
+    counter = _CompileCounter()
+    jax.monitoring.register_event_duration_secs_listener(counter)
+    try:
+        for call in calls:
+            call()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(counter)
+    return counter.count
+
+
+def test_seen_size_never_compiles_again(params):
+    image = data.astronaut()[30:190, 150:300]  # 160x150, one face
+    noise = np.random.default_rng(0).integers(0, 256, image.shape, np.uint8)
+    mtcnn.detect(image, params=params)
+    again = [
+        lambda im=im: mtcnn.detect(im, params=params) for im in (image, image[:, ::-1])
+    ]
+    assert _count_compiles(again) == 0
+    # other content of the same size: at most new candidate buckets (crops and
+    # a net per stage), then nothing more for that content
+    assert _count_compiles([lambda: mtcnn.detect(noise, params=params)]) <= 4
+    assert _count_compiles([lambda: mtcnn.detect(noise, params=params)]) == 0
+    # a new size: one resampling program plus at most new level / candidate
+    # buckets; bounded whatever the size
+    taller = data.astronaut()[30:191, 150:300]
+    assert 1 <= _count_compiles([lambda: mtcnn.detect(taller, params=params)]) <= 8
+
+
+def test_bucket():
+    assert [pipeline.bucket(k) for k in (1, 16, 17, 25, 33, 49, 100)] == [
+        16,
+        16,
+        24,
+        32,
+        48,
+        64,
+        128,
+    ]
+
+
+def test_pyramid_constants():
+    levels = mtcnn.pyramid(100, 100, 20, 0.709)
+    assert levels[0] == (0.6, (61, 61))
+    assert len(levels) == 5  # 60, 42.5, 30.2, 21.4, 15.2 >= 12 > 10.8
+    assert mtcnn.pyramid(15, 800, 20, 0.709) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(thresholds=(0.6, 0.7)), ValueError, "thresholds"),
+        (dict(thresholds=(0.6, 0.7, 1.5)), ValueError, "thresholds"),
+        (dict(nms_thresholds=(0.5, 0.7, 0.7)), ValueError, "nms_thresholds"),
+        (dict(scale_factor=1.2), ValueError, "scale_factor"),
+        (dict(min_face_size=0), ValueError, "min_face_size"),
+        (dict(min_face_size="20"), TypeError, "min_face_size"),
+        (dict(crop_border="wrap"), ValueError, "crop_border"),
+        (dict(params={"pnet": {}}), ValueError, "params"),
+    ],
+)
+def test_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        mtcnn.detect(np.zeros((64, 64, 3), np.uint8), **kwargs)

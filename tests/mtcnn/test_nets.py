@@ -1,0 +1,107 @@
+import importlib.util
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from skimage import data
+
+from jaxcnn import mtcnn
+from jaxcnn.mtcnn import nets
+from jaxcnn.reference import mtcnn as ref
+from tests.tolerances import assert_close
+
+
+def test_parameter_counts(params):
+    counts = {net: mtcnn.count_params(params[net]) for net in ("pnet", "rnet", "onet")}
+    assert counts == {"pnet": 6632, "rnet": 100178, "onet": 389040}
+    fresh = mtcnn.init(jax.random.key(0), "onet")
+    assert mtcnn.count_params(fresh) == 389040
+    assert jax.tree_util.tree_structure(fresh) == jax.tree_util.tree_structure(
+        params["onet"]
+    )
+
+
+@pytest.mark.parametrize("side, out", [(12, 1), (13, 2), (100, 45)])
+def test_pnet_map_size_ceil_pooling(params, side, out):  # case B04
+    probs, offsets = mtcnn.pnet_apply(params["pnet"], jnp.zeros((1, side, side, 3)))
+    assert probs.shape == (1, out, out, 2) and offsets.shape == (1, out, out, 4)
+
+
+def test_pnet_matches_numpy(params):
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 25, 31, 3)).astype(np.float32)
+    got = mtcnn.pnet_apply(params["pnet"], x)
+    want = ref.pnet(params["pnet"], x)
+    for g, w in zip(got, want, strict=True):
+        assert_close(g, w)
+
+
+def test_rnet_matches_numpy(params):
+    x = np.random.default_rng(1).uniform(-1, 1, (3, 24, 24, 3)).astype(np.float32)
+    got = mtcnn.rnet_apply(params["rnet"], x)
+    want = ref.rnet(params["rnet"], x)
+    assert got.probs.shape == (3, 2) and got.offsets.shape == (3, 4)
+    for g, w in zip(got, want, strict=True):
+        assert_close(g, w)
+
+
+def test_onet_matches_numpy(params):
+    x = np.random.default_rng(2).uniform(-1, 1, (3, 48, 48, 3)).astype(np.float32)
+    got = mtcnn.onet_apply(params["onet"], x)
+    want = ref.onet(params["onet"], x)
+    assert got.landmarks.shape == (3, 10)
+    for g, w in zip(got, want, strict=True):
+        assert_close(g, w)
+
+
+def test_onet_lfw_subset_probabilities(params, lfw_reference):
+    images = data.lfw_subset().astype(np.float32) * 255  # 100 faces, 100 not
+    x = jax.image.resize(jnp.asarray(images), (200, 48, 48), "linear", antialias=False)
+    x = jnp.repeat(x[..., None], 3, axis=-1)
+    p_face = np.asarray(
+        mtcnn.onet_apply(params["onet"], mtcnn.normalize(x)).probs[:, 1]
+    )
+    want = np.asarray(lfw_reference["b_onet_only"]["face_prob"])
+    np.testing.assert_allclose(p_face, want, atol=0.01)
+    for threshold in (0.5, 0.7):
+        assert (p_face[:100] > threshold).all() and (p_face[100:] <= threshold).all()
+
+
+def test_sources_give_same_arrays(params):
+    pytest.importorskip("torch")
+    if importlib.util.find_spec("facenet_pytorch") is None:
+        pytest.skip("facenet-pytorch not installed")
+    other = mtcnn.load_params("facenet-pytorch")
+    flat_a = jax.tree_util.tree_leaves_with_path(params)
+    flat_b = jax.tree_util.tree_leaves_with_path(other)
+    assert [p for p, _ in flat_a] == [p for p, _ in flat_b]
+    for (path, a), (_, b) in zip(flat_a, flat_b, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=str(path))
+
+
+def test_load_params_takes_no_path():
+    with pytest.raises(ValueError, match="source"):
+        mtcnn.load_params("/tmp/evil.lz4")
+
+
+@pytest.mark.parametrize(
+    "fn, shape, match",
+    [
+        (mtcnn.pnet_apply, (12, 12, 3), "rank 4"),
+        (mtcnn.pnet_apply, (1, 3, 12, 12), "3 channels"),
+        (mtcnn.pnet_apply, (1, 11, 20, 3), "at least 12x12"),
+        (mtcnn.rnet_apply, (1, 25, 24, 3), r"\(N, 24, 24, 3\)"),
+        (mtcnn.onet_apply, (1, 24, 24, 3), r"\(N, 48, 48, 3\)"),
+    ],
+)
+def test_bad_input_shapes(params, fn, shape, match):
+    net = {"pnet_apply": "pnet", "rnet_apply": "rnet", "onet_apply": "onet"}[
+        fn.__name__
+    ]
+    with pytest.raises(ValueError, match=match):
+        fn(params[net], np.zeros(shape, np.float32))
+
+
+def test_init_rejects_unknown_net():
+    with pytest.raises(ValueError, match="net"):
+        nets.init(jax.random.key(0), "qnet")
