@@ -48,20 +48,25 @@ def main() -> None:
     labels = jnp.arange(args.batch, dtype=jnp.int32) % args.people
 
     print(f"# triplet loss benchmark: B={args.batch}, D={args.dim}")
-    print(f"machine: {platform.processor() or platform.machine()}, "
-          f"{jax.device_count()} x {jax.devices()[0].device_kind}, jax {jax.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, "
+        f"{jax.device_count()} x {jax.devices()[0].device_kind}, jax {jax.__version__}"
+    )
     print("| what | median time (s) | XLA temp memory (MiB) | ratio to distances |")
     print("|---|---|---|---|")
     dist = jax.jit(pairwise_distances)
     base = _time(dist, x, repeats=args.repeats)
-    print(f"| pairwise_distances (forward) | {base:.4f} | {_temp_mib(dist, x):.1f} | 1.0 |")
+    mem = _temp_mib(dist, x)
+    print(f"| pairwise_distances (forward) | {base:.4f} | {mem:.1f} | 1.0 |")
     for mining in ("semihard", "hard", "all"):
         fn = jax.jit(
             jax.value_and_grad(lambda e, m=mining: triplet_loss(e, labels, mining=m))
         )
         t = _time(fn, x, repeats=args.repeats)
-        print(f"| {mining}: loss + gradient | {t:.4f} | {_temp_mib(fn, x):.1f} "
-              f"| {t / base:.1f} |")
+        print(
+            f"| {mining}: loss + gradient | {t:.4f} | {_temp_mib(fn, x):.1f} "
+            f"| {t / base:.1f} |"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of the process: {peak:.0f} MiB")
 

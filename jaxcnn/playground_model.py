@@ -398,7 +398,7 @@ def save_boundary_png(
         filled, ax=ax, label="P(label 1)" if task == "classification" else "output"
     )
     metrics = evaluate(model, variables, task, *test_data)
-    text = f"test loss {metrics['loss']:.4f}"
+    text = f"test loss {metrics['loss']:.4g}"
     if "accuracy" in metrics:
         text += f", test accuracy {100 * metrics['accuracy']:.1f}%"
     ax.set_title(f"{title}\n{text}" if title else text, fontsize=10)

@@ -332,15 +332,7 @@ def _iou(a, b):
     return inter / (area(a) + area(b) - inter)
 
 
-def _needs_detector():  # TODO: remove once jaxcnn.mtcnn.detect has landed
-    import jaxcnn.mtcnn
-
-    if not hasattr(jaxcnn.mtcnn, "detect"):
-        pytest.skip("jaxcnn.mtcnn.detect not written yet")
-
-
 def test_real_detector_in_process(capsys, tmp_path):
-    _needs_detector()
     out = tmp_path / "out"
     status, stdout, stderr = _run(capsys, "--out", str(out), "--no-cache")
     assert status == 0, stderr
@@ -351,7 +343,6 @@ def test_real_detector_in_process(capsys, tmp_path):
 
 
 def test_real_detector_subprocess_uses_cache(tmp_path):
-    _needs_detector()
     env = dict(os.environ, JAXCNN_CACHE_DIR=str(tmp_path / "xla"))
     command = [sys.executable, "-m", "jaxcnn.cli", "detect", "--json-only"]
     result = subprocess.run(

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from jaxcnn import playground as pg
 from jaxcnn import playground_model as pm
@@ -287,7 +288,7 @@ def test_spiral_reaches_95_percent():
     assert metrics["accuracy"] >= 0.95, metrics
 
 
-def test_minibatch_sgd_regression_learns_plane():
+def test_minibatch_sgd_regression_learns_plane(tmp_path):
     """Mini-batch SGD fits the plane with a linear model; L2 shrinks the weights."""
     points, labels = pg.plane(0, 200)
     train, test = pg.split(1, points, labels, 0.5)
@@ -300,6 +301,13 @@ def test_minibatch_sgd_regression_learns_plane():
     shrunk = pm.train(model, "regression", train, test, l2=1.0, **kw)
     w2 = np.asarray(shrunk.variables["params"]["output"]["kernel"])[:, 0]
     assert np.all(np.abs(w2) < np.abs(w))
+    # the regression-surface plot (the classification one is in the smoke test)
+    path = tmp_path / "plane.png"
+    pm.save_boundary_png(path, model, free.variables, "regression", train, test,
+                         resolution=40)  # fmt: skip
+    with Image.open(path) as image:
+        image.verify()
+        assert image.format == "PNG"
 
 
 def test_nonfinite_loss_names_the_step():

@@ -162,11 +162,13 @@ def _flatten_whc(x):
     return ops.flatten(jnp.transpose(x, (0, 2, 1, 3)))
 
 
-def _mask_padding(x, valid_size):
-    """Sets rows >= valid_size[0] and columns >= valid_size[1] to -inf."""
-    rows = jnp.arange(x.shape[1])[:, None] < valid_size[0]
-    cols = jnp.arange(x.shape[2])[None, :] < valid_size[1]
-    return jnp.where((rows & cols)[None, :, :, None], x, -jnp.inf)
+def _mask_padding(x, height, width):
+    """Sets rows >= height and columns >= width to -inf (scalars or (N,))."""
+    height = jnp.reshape(jnp.asarray(height), (-1, 1, 1))
+    width = jnp.reshape(jnp.asarray(width), (-1, 1, 1))
+    rows = jnp.arange(x.shape[1])[None, :, None] < height
+    cols = jnp.arange(x.shape[2])[None, None, :] < width
+    return jnp.where((rows & cols)[..., None], x, -jnp.inf)
 
 
 def pnet_apply(params: dict, x, *, valid_size=None) -> PNetOutput:
@@ -175,8 +177,9 @@ def pnet_apply(params: dict, x, *, valid_size=None) -> PNetOutput:
     Args:
       params: P-Net parameters.
       x: normalised images (N, H, W, 3) with H, W >= 12.
-      valid_size: optional (h, w) (ints or int arrays, may be traced): only
-        the top-left h x w pixels of ``x`` are image, the rest is padding
+      valid_size: optional (h, w): ints, or int arrays of shape (N,) (one
+        size per image; may be traced). Only the top-left h x w pixels of
+        ``x`` are image, the rest is padding
         (to share one compiled program among sizes). The output cells of the
         unpadded h x w input, the top-left ``ceil((h - 2) / 2) - 4`` by
         ``ceil((w - 2) / 2) - 4``, are then exactly those of the unpadded
@@ -191,7 +194,7 @@ def pnet_apply(params: dict, x, *, valid_size=None) -> PNetOutput:
     if valid_size is not None:
         # conv1 rows past h - 3 see padding; -inf keeps them out of the ceil
         # pool's last, partial window, as if that window were cut short
-        x = _mask_padding(x, (valid_size[0] - 2, valid_size[1] - 2))
+        x = _mask_padding(x, valid_size[0] - 2, valid_size[1] - 2)
     x = _conv_prelu(params, _conv_prelu(params, _pool(x, 2), 2), 3)
     logits = ops.conv(x, params["conv4_1"]["kernel"], params["conv4_1"]["bias"])
     offsets = ops.conv(x, params["conv4_2"]["kernel"], params["conv4_2"]["bias"])

@@ -7,8 +7,9 @@ the conformance tests reproduce.
 Compilation: everything runs under ``jax.jit`` with static shapes, padded to
 buckets. Per batch shape (N, H, W) one program resamples the pyramid (no
 nets). Each pyramid level is zero-padded to a side bucket (``side_bucket``:
-multiples of 16, or 32 past 256) and P-Net runs on it with its valid size
-masked, so levels of different images share P-Net programs. Candidate counts
+64, then multiples of 32), levels of one bucket are stacked into one batch,
+and P-Net runs on it with each level's valid size masked, so levels of
+different images share P-Net programs. Candidate counts
 are rounded up to buckets (16, 24, 32, 48, 64, ..., i.e. 2**k and 1.5 * 2**k)
 for the crops and R-Net / O-Net; crops read a padded integral image whose
 shape is bucketed too. An image size seen before never compiles again, and a
@@ -152,48 +153,68 @@ def _whole_image_boxes(n: int, height: int, width: int):
 
 
 def side_bucket(side: int) -> int:
-    """Padded side of a pyramid level or image: next multiple of 16 (32 past 256)."""
-    step = 16 if side <= 256 else 32
-    return -(-side // step) * step
+    """Padded side of a pyramid level or image.
+
+    64 up to 64 (small levels share one program), then multiples of 32.
+    """
+    return max(64, -(-side // 32) * 32)
+
+
+def _level_groups(sizes) -> dict:
+    """Level indices grouped by their padded (bucketed) shape."""
+    groups = {}
+    for i, (h, w) in enumerate(sizes):
+        groups.setdefault((side_bucket(h), side_bucket(w)), []).append(i)
+    return groups
 
 
 @functools.partial(jax.jit, static_argnames=("sizes",))
 def _pyramid_levels(images, sizes):
-    """Integral image and normalised pyramid levels, each padded to a bucket.
+    """Integral image and normalised pyramid levels, padded to buckets.
 
     The only program compiled per image size: gathers and sums, no nets.
-    The integral image is padded by repeating its last row and column, so
-    crops reading past the image still see zeros, and its padded shape is
-    shared among image sizes.
+    Levels with the same padded shape are stacked along the batch axis, in
+    the order of ``_level_groups``. The integral image is padded by repeating
+    its last row and column, so crops reading past the image still see zeros,
+    and its padded shape is shared among image sizes.
     """
     n, height, width, _ = images.shape
     table = jboxes.integral_image(images)
     index = jnp.arange(n, dtype=jnp.int32)
     whole = _whole_image_boxes(n, height, width)
-    levels = []
-    for h, w in sizes:
-        level = nets.normalize(jboxes.area_crops(table, index, whole, h, w))
-        pad = ((0, 0), (0, side_bucket(h) - h), (0, side_bucket(w) - w), (0, 0))
-        levels.append(jnp.pad(level, pad))
+    stacks = []
+    for (hb, wb), members in _level_groups(sizes).items():
+        padded = []
+        for i in members:
+            h, w = sizes[i]
+            level = nets.normalize(jboxes.area_crops(table, index, whole, h, w))
+            padded.append(jnp.pad(level, ((0, 0), (0, hb - h), (0, wb - w), (0, 0))))
+        stacks.append(jnp.concatenate(padded))
     grow = side_bucket(height + 1) - height - 1, side_bucket(width + 1) - width - 1
     table = jnp.pad(table, ((0, 0), (0, grow[0]), (0, grow[1]), (0, 0)), mode="edge")
-    return table, levels
+    return table, stacks
 
 
 @jax.jit
-def _pnet_level(pnet_params, level, valid_size):
-    out = nets.pnet_apply(pnet_params, level, valid_size=valid_size)
+def _pnet_level(pnet_params, level, valid_h, valid_w):
+    out = nets.pnet_apply(pnet_params, level, valid_size=(valid_h, valid_w))
     return out.probs[..., 1], out.offsets
 
 
 def _stage1(pnet_params, images, sizes):
     """Every pyramid level through P-Net; maps cropped to their valid part."""
-    table, levels = _pyramid_levels(images, sizes)
-    maps = []
-    for (h, w), level in zip(sizes, levels, strict=True):
-        probs, offsets = _pnet_level(pnet_params, level, jnp.asarray([h, w]))
-        mh, mw = -(-(h - 2) // 2) - 4, -(-(w - 2) // 2) - 4
-        maps.append((np.asarray(probs)[:, :mh, :mw], np.asarray(offsets)[:, :mh, :mw]))
+    n = images.shape[0]
+    table, stacks = _pyramid_levels(images, sizes)
+    maps = [None] * len(sizes)
+    for members, stack in zip(_level_groups(sizes).values(), stacks, strict=True):
+        valid = np.repeat(np.asarray([sizes[i] for i in members], np.int32), n, 0)
+        probs, offsets = _pnet_level(pnet_params, stack, valid[:, 0], valid[:, 1])
+        probs, offsets = np.asarray(probs), np.asarray(offsets)
+        for j, i in enumerate(members):
+            h, w = sizes[i]
+            mh, mw = -(-(h - 2) // 2) - 4, -(-(w - 2) // 2) - 4
+            rows = slice(j * n, (j + 1) * n)
+            maps[i] = (probs[rows, :mh, :mw], offsets[rows, :mh, :mw])
     return table, maps
 
 
@@ -243,6 +264,37 @@ def _run_net(net, params, table, image_index, boxes, size):
 # ---------------------------------------------------------------------------
 
 
+def _overlaps(b, areas, i, rest, mode: str):
+    """Overlap of box i with boxes ``rest`` (continuous coordinates, 0 if 0/0)."""
+    w = np.minimum(b[i, 2], b[rest, 2]) - np.maximum(b[i, 0], b[rest, 0])
+    h = np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1])
+    inter = np.maximum(w, 0) * np.maximum(h, 0)
+    if mode == "min":
+        denom = np.minimum(areas[i], areas[rest])
+    else:
+        denom = areas[i] + areas[rest] - inter
+    return np.where(denom > 0, inter / np.where(denom > 0, denom, 1), 0)
+
+
+def _greedy(b, areas, order, threshold: float, mode: str) -> list:
+    """Greedy suppression over ``order`` (best first); returns kept indices."""
+    if len(order) <= 1024:  # one overlap matrix, then cheap row lookups
+        overlap = _overlaps(b, areas, order[:, None], order[None, :], mode) > threshold
+        alive = np.ones(len(order), bool)
+        kept = []
+        for pos in range(len(order)):
+            if alive[pos]:
+                kept.append(order[pos])
+                alive &= ~overlap[pos]
+        return kept
+    kept = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        kept.append(i)
+        order = rest[_overlaps(b, areas, i, rest, mode) <= threshold]
+    return kept
+
+
 def _nms_host(boxes, scores, groups, threshold: float, mode: str) -> np.ndarray:
     """Greedy NMS per group; returns kept indices by decreasing score.
 
@@ -257,18 +309,7 @@ def _nms_host(boxes, scores, groups, threshold: float, mode: str) -> np.ndarray:
     for g in np.unique(groups):
         order = np.flatnonzero(groups == g)
         order = order[np.argsort(-scores[order], kind="stable")]
-        while order.size:
-            i, rest = order[0], order[1:]
-            keep.append(i)
-            w = np.minimum(b[i, 2], b[rest, 2]) - np.maximum(b[i, 0], b[rest, 0])
-            h = np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1])
-            inter = np.maximum(w, 0) * np.maximum(h, 0)
-            if mode == "min":
-                denom = np.minimum(areas[i], areas[rest])
-            else:
-                denom = areas[i] + areas[rest] - inter
-            overlap = np.where(denom > 0, inter / np.where(denom > 0, denom, 1), 0)
-            order = rest[overlap <= threshold]
+        keep.extend(_greedy(b, areas, order, threshold, mode))
     keep = np.asarray(keep, np.int64)
     return keep[np.argsort(-scores[keep], kind="stable")]
 

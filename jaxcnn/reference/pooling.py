@@ -76,10 +76,8 @@ def _cells(in_sizes, out_index, starts, window, pads):
     return inside, n_padding
 
 
-def _pool(x, window, strides, padding, ceil_mode, reduce):
-    """Applies ``reduce(x_nc, cells, n_padding)`` to every window of every (n, c)."""
-    x = np.asarray(x, np.float64)
-    in_sizes = x.shape[1:-1]
+def _windows(in_sizes, window, strides, padding, ceil_mode):
+    """Yields ``(output index, input cells, n_padding)`` for every window."""
     d = len(in_sizes)
     window = (window,) * d if isinstance(window, int) else tuple(window)
     strides = window if strides is None else strides
@@ -89,10 +87,40 @@ def _pool(x, window, strides, padding, ceil_mode, reduce):
         window_starts(n, lo, hi, k, s, ceil_mode)
         for n, (lo, hi), k, s in zip(in_sizes, pads, window, strides, strict=True)
     ]
-    out_sizes = tuple(len(st) for st in starts)
-    out = np.zeros((x.shape[0], *out_sizes, x.shape[-1]))
-    for oi in itertools.product(*(range(o) for o in out_sizes)):
-        cells, n_padding = _cells(in_sizes, oi, starts, window, pads)
+    for oi in itertools.product(*(range(len(st)) for st in starts)):
+        yield (oi, *_cells(in_sizes, oi, starts, window, pads))
+
+
+def output_sizes(in_sizes, window, strides=None, padding="VALID", ceil_mode=False):
+    """Spatial output sizes, counted by walking the windows."""
+    indices = [
+        oi for oi, _, _ in _windows(in_sizes, window, strides, padding, ceil_mode)
+    ]
+    return tuple(i + 1 for i in indices[-1])  # row-major: the last is the largest
+
+
+def window_cell_counts(
+    in_sizes, window, strides=None, padding="VALID", ceil_mode=False
+):
+    """How many input cells and explicit-padding cells each window covers.
+
+    Returns:
+      ``(inside, padding)``: two integer arrays of the spatial output shape.
+    """
+    sizes = output_sizes(in_sizes, window, strides, padding, ceil_mode)
+    inside, pad = np.zeros(sizes, int), np.zeros(sizes, int)
+    for oi, cells, n_padding in _windows(in_sizes, window, strides, padding, ceil_mode):
+        inside[oi], pad[oi] = len(cells), n_padding
+    return inside, pad
+
+
+def _pool(x, window, strides, padding, ceil_mode, reduce):
+    """Applies ``reduce(values, n_padding)`` to every window of every (n, c)."""
+    x = np.asarray(x, np.float64)
+    in_sizes = x.shape[1:-1]
+    sizes = output_sizes(in_sizes, window, strides, padding, ceil_mode)
+    out = np.zeros((x.shape[0], *sizes, x.shape[-1]))
+    for oi, cells, n_padding in _windows(in_sizes, window, strides, padding, ceil_mode):
         for b in range(x.shape[0]):
             for c in range(x.shape[-1]):
                 vals = np.array([x[(b, *idx, c)] for idx in cells])
@@ -153,21 +181,10 @@ def max_pool_grad(x, cotangent, window, strides=None, padding="VALID", ceil_mode
     cotangent = np.asarray(cotangent, np.float64)
     grad = np.zeros_like(x)
     in_sizes = x.shape[1:-1]
-    d = len(in_sizes)
-    window = (window,) * d if isinstance(window, int) else tuple(window)
-    strides = window if strides is None else strides
-    strides = (strides,) * d if isinstance(strides, int) else tuple(strides)
-    pads = explicit_pads(padding, in_sizes, window, strides)
-    starts = [
-        window_starts(n, lo, hi, k, s, ceil_mode)
-        for n, (lo, hi), k, s in zip(in_sizes, pads, window, strides, strict=True)
-    ]
-    for oi in itertools.product(*(range(len(st)) for st in starts)):
-        cells, _ = _cells(in_sizes, oi, starts, window, pads)
+    for oi, cells, _ in _windows(in_sizes, window, strides, padding, ceil_mode):
         for b in range(x.shape[0]):
             for c in range(x.shape[-1]):
-                vals = [x[(b, *idx, c)] for idx in cells]
-                idx = cells[first_max_index(vals)]
+                idx = cells[first_max_index([x[(b, *i, c)] for i in cells])]
                 grad[(b, *idx, c)] += cotangent[(b, *oi, c)]
     return grad
 

@@ -28,13 +28,13 @@ class Config:
     train_classes: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
     eval_classes: tuple[int, ...] = (7, 8, 9)
     people_per_batch: int = 7
-    images_per_person: int = 32
-    steps: int = 1500
+    images_per_person: int = 16
+    steps: int = 300
     learning_rate: float = 0.05
     margin: float = 0.2
     mining: str = "semihard"
-    widths: tuple[int, ...] = (32, 64, 128)
-    embedding_dim: int = 64
+    widths: tuple[int, ...] = (8, 16, 32)
+    embedding_dim: int = 32
     n_folds: int = 10
     pairs_per_fold: int = 300
     seed: int = 0

@@ -260,7 +260,7 @@ def fit(model: Model, step, batches, cfg: Config, label: str) -> jtrain.TrainSta
     return jtrain.fit(jax.jit(step), state, batches, config).state
 
 
-def embed_all(fn, images, batch_size: int = 1000) -> np.ndarray:
+def embed_all(fn, images, batch_size: int = 500) -> np.ndarray:
     """Applies the jitted ``fn`` to ``images`` in batches (last one padded)."""
     out = []
     for start in range(0, len(images), batch_size):

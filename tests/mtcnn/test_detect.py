@@ -223,3 +223,21 @@ def test_pyramid_constants():
 def test_bad_settings(kwargs, error, match):
     with pytest.raises(error, match=match):
         mtcnn.detect(np.zeros((64, 64, 3), np.uint8), **kwargs)
+
+
+@pytest.mark.parametrize("mode", ["union", "min"])
+def test_host_nms_matches_loop_reference(mode):
+    from jaxcnn.reference import boxes as ref
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(0, 30))
+        xy = rng.integers(0, 20, (n, 2))
+        wh = rng.integers(0, 8, (n, 2))  # zero-area boxes included
+        boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float64)
+        scores = rng.choice([0.1, 0.5, 0.9], n)  # ties
+        groups = rng.integers(0, 2, n)
+        got = pipeline._nms_host(boxes, scores, groups, 0.5, mode)
+        # the pipeline's boxes are inclusive pixels: continuous = x2 + 1
+        want = ref.nms(boxes + [0, 0, 1, 1], scores, 0.5, mode, groups)
+        assert sorted(got.tolist()) == sorted(want)

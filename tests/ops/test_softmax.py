@@ -31,7 +31,6 @@ LOG_SOFTMAX = jax.jit(log_softmax, static_argnames="axis")
 JITTED = {softmax: SOFTMAX, log_softmax: LOG_SOFTMAX}
 CE = jax.jit(softmax_cross_entropy, static_argnames="label_smoothing")
 BCE = jax.jit(sigmoid_binary_cross_entropy)
-SMOOTHINGS = (0.0, 0.0, 0.1, 0.35, 1.0)  # static under jit: a few values
 
 
 DTYPES = (jnp.float32, jnp.bfloat16)
@@ -48,29 +47,36 @@ def _np(x):
     return np.asarray(x, np.float64)
 
 
-# (shape, axis) layouts drawn by the properties: a small palette, because every
-# new shape or axis compiles its primitives again (about a second each on a
-# loaded 2-core machine); values, -inf entries and masks vary freely.
-LAYOUTS = (
-    ((5,), -1),
-    ((3, 4), -1),
-    ((3, 4), 0),
-    ((2, 3, 2), 1),
-    ((2, 3, 2), (0, 2)),
+F32, BF16 = jnp.float32, jnp.bfloat16
+# (shape, axis, dtype, masked) configurations drawn by the properties. A short
+# curated list rather than a product: each one compiles one program per op
+# (about 0.2 s of CPU each), while values, -inf entries and masks vary freely.
+CONFIGS = (
+    ((5,), -1, F32, False),
+    ((5,), -1, BF16, True),
+    ((3, 4), -1, F32, True),
+    ((3, 4), 0, F32, False),
+    ((3, 4), 0, BF16, False),
+    ((2, 3, 2), 1, F32, True),
+    ((2, 3, 2), (0, 2), F32, False),
+    ((2, 3, 2), (0, 2), BF16, True),
 )
 
 
 @st.composite
-def softmax_cases(draw, dtypes=DTYPES, masks=True, neg_inf=True, layouts=LAYOUTS):
-    """(x, axis, where): values in [-8, 8], a few -inf entries, maybe a mask."""
-    shape, axis = draw(st.sampled_from(layouts))
-    dtype = draw(st.sampled_from(dtypes))
+def softmax_cases(draw, dtypes=DTYPES, masks=(False, True), neg_inf=True, every=1):
+    """(x, axis, where): values in [-8, 8], a few -inf entries, maybe a mask.
+
+    ``every`` thins the configurations (tests of the eager path use fewer).
+    """
+    configs = [c for c in CONFIGS if c[2] in dtypes and c[3] in masks][::every]
+    shape, axis, dtype, masked = draw(st.sampled_from(configs))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.uniform(-8, 8, shape).astype(np.float32)
     if neg_inf and draw(st.booleans()):
         x[rng.random(shape) < draw(st.sampled_from([0.3, 0.9]))] = -INF
     where = None
-    if masks and draw(st.booleans()):
+    if masked:
         where = jnp.asarray(rng.random(shape) < draw(st.floats(0.0, 1.0)))
     return jnp.asarray(x, dtype), axis, where
 
@@ -110,7 +116,7 @@ def test_log_softmax_matches_reference(case):
     assert_close(got, want, x.dtype)
 
 
-@given(softmax_cases(dtypes=(jnp.float32,)))
+@given(softmax_cases(dtypes=(F32,)))
 def test_exp_log_softmax_is_softmax_and_rows_sum_to_one_or_zero(case):
     """exp(log_softmax) == softmax >= 0 in every row, fully masked rows included.
 
@@ -130,7 +136,7 @@ def test_exp_log_softmax_is_softmax_and_rows_sum_to_one_or_zero(case):
         np.testing.assert_array_equal(q[~live], 0.0)
 
 
-@given(softmax_cases(dtypes=(jnp.float32,), neg_inf=False), st.integers(-1000, 1000))
+@given(softmax_cases(dtypes=(F32,), neg_inf=False), st.integers(-1000, 1000))
 def test_softmax_ignores_a_constant_shift(case, shift):
     """softmax(x + c) == softmax(x) exactly, for x on a 1/8 grid and integer c.
 
@@ -155,7 +161,7 @@ def _weighted_sum(x, weights, axis, where, log):
 GRAD = jax.jit(jax.grad(_weighted_sum), static_argnames=("axis", "log"))
 
 
-@given(softmax_cases(dtypes=(jnp.float32,)))
+@given(softmax_cases(dtypes=(F32,)))
 def test_gradients_are_finite_with_inf_and_masks(case):
     """No NaN in any gradient: -inf entries, partly and fully masked rows."""
     x, axis, where = case
@@ -166,7 +172,7 @@ def test_gradients_are_finite_with_inf_and_masks(case):
         assert _finite(grad if where is not None else grad[live])
 
 
-@given(softmax_cases(dtypes=(jnp.float32,), layouts=LAYOUTS[1::2]))
+@given(softmax_cases(dtypes=(F32,), every=2))
 def test_jit_equals_eager(case):
     """The eager path agrees with the jitted one (fewer layouts: eager calls
     compile one program per primitive)."""
@@ -179,7 +185,7 @@ def test_jit_equals_eager(case):
         )
 
 
-@given(softmax_cases(dtypes=(jnp.float32,), masks=False))
+@given(softmax_cases(dtypes=(F32,), masks=(False,)))
 def test_vmap_equals_loop(case):
     x, axis, _ = case
     xs = jnp.asarray(np.stack([np.asarray(x) * (i + 1) for i in range(3)]))
@@ -207,24 +213,33 @@ def test_check_grads(fn, masked):
 # --- cross-entropy -----------------------------------------------------------
 
 
-# (batch shape, K): a small palette to keep compilations few (see LAYOUTS).
-CE_SHAPES = (((), 1), ((), 5), ((4,), 3), ((2, 3), 4))
+# (batch shape, K, integer labels, label_smoothing, dtype): a curated list, as
+# CONFIGS above; label_smoothing is static, so each value compiles again.
+CE_CONFIGS = (
+    ((), 5, True, 0.0, F32),
+    ((4,), 3, False, 0.0, F32),
+    ((2, 3), 4, True, 0.3, F32),
+    ((2, 3), 4, False, 1.0, F32),
+    ((), 1, False, 0.1, F32),
+    ((4,), 3, False, 0.3, BF16),
+    ((4,), 3, True, 0.0, BF16),
+)
 
 
 @st.composite
-def ce_cases(draw, dtypes=DTYPES, shapes=CE_SHAPES, smoothings=SMOOTHINGS):
+def ce_cases(draw, dtypes=DTYPES, every=1):
     """(logits, labels, label_smoothing): integer ids or probabilities."""
-    batch, k = draw(st.sampled_from(shapes))
-    dtype = draw(st.sampled_from(dtypes))
+    configs = [c for c in CE_CONFIGS if c[4] in dtypes][::every]
+    batch, k, integer, eps, dtype = draw(st.sampled_from(configs))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     logits = jnp.asarray(rng.uniform(-10, 10, (*batch, k)).astype(np.float32), dtype)
-    if draw(st.booleans()):
+    if integer:
         labels = jnp.asarray(rng.integers(0, k, batch), jnp.int32)
     else:
         p = rng.random((*batch, k)) * (rng.random((*batch, k)) < 0.7)
         p[..., 0] += 1e-3  # keep every row non-zero
         labels = jnp.asarray(p / p.sum(-1, keepdims=True), dtype)
-    return logits, labels, draw(st.sampled_from(smoothings))
+    return logits, labels, eps
 
 
 @given(ce_cases())
@@ -248,7 +263,7 @@ def _ce_sum(logits, labels, label_smoothing):
 CE_GRAD = jax.jit(jax.grad(_ce_sum), static_argnames="label_smoothing")
 
 
-@given(ce_cases(dtypes=(jnp.float32,)), st.floats(1e4, 1e6))
+@given(ce_cases(dtypes=(F32,)), st.floats(1e4, 1e6))
 def test_cross_entropy_is_stable_for_huge_logits(case, scale):
     """|logits| >= 1e4: finite value and gradient, equal to the float64 answer."""
     logits, labels, eps = case
@@ -261,7 +276,7 @@ def test_cross_entropy_is_stable_for_huge_logits(case, scale):
     assert_close(got, ref.softmax_cross_entropy(big, labels, eps), atol=atol)
 
 
-@given(ce_cases(dtypes=(jnp.float32,)))
+@given(ce_cases(dtypes=(F32,)))
 def test_cross_entropy_with_neg_inf_logits_where_target_is_zero(case):
     """A -inf logit with target 0 adds 0 to the loss; no NaN/inf anywhere."""
     logits, labels, _ = case
@@ -280,9 +295,9 @@ def test_cross_entropy_with_neg_inf_logits_where_target_is_zero(case):
     assert_close(loss, want, atol=1e-4)  # loss terms up to ~20 in float32
 
 
-@given(ce_cases((jnp.float32,), CE_SHAPES[1::2], (0.0, 0.2)))
+@given(ce_cases((F32,), every=2))
 def test_cross_entropy_eager_equals_jit_and_vmap_equals_loop(case):
-    """Fewer layouts and smoothings: eager calls compile once per primitive."""
+    """Fewer configurations: eager calls compile once per primitive."""
     logits, labels, eps = case
     jitted = CE(logits, labels, label_smoothing=eps)
     eager = softmax_cross_entropy(logits, labels, label_smoothing=eps)
@@ -327,7 +342,7 @@ def test_out_of_range_class_ids_give_nan():
 
 @st.composite
 def bce_cases(draw, dtypes=DTYPES, scale=10.0):
-    shape = draw(st.sampled_from([(), (4,), (2, 3)]))  # few shapes: see LAYOUTS
+    shape = draw(st.sampled_from([(), (4,), (2, 3)]))  # few shapes: see CONFIGS
     dtype = draw(st.sampled_from(dtypes))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     logits = rng.uniform(-scale, scale, shape).astype(np.float32)
@@ -354,7 +369,7 @@ BCE_GRADS = jax.jit(
 )
 
 
-@given(bce_cases(dtypes=(jnp.float32,), scale=1e6))
+@given(bce_cases(dtypes=(F32,), scale=1e6))
 def test_binary_cross_entropy_is_stable_for_huge_logits(case):
     """|logits| >= 1e4: finite value and gradients, equal to the float64 answer."""
     logits, labels = case
@@ -364,7 +379,7 @@ def test_binary_cross_entropy_is_stable_for_huge_logits(case):
     assert_close(got, ref.sigmoid_binary_cross_entropy(logits, labels), atol=atol)
 
 
-@given(bce_cases(dtypes=(jnp.float32,)))
+@given(bce_cases(dtypes=(F32,)))
 def test_binary_cross_entropy_eager_equals_jit(case):
     logits, labels = case
     np.testing.assert_allclose(

@@ -23,22 +23,21 @@ def _load(name: str):
 playground = _load("playground")
 
 
-@pytest.mark.parametrize("dataset", ["circle", "multi_gaussian"])
-def test_main_writes_png_and_json(tmp_path, dataset):
+def test_main_writes_png_and_json(tmp_path):
     """main() with small flags writes a valid PNG and the metrics as JSON."""
     playground.main(
-        ["--dataset", dataset, "--steps", "20", "--n", "60", "--layers", "3",
+        ["--dataset", "circle", "--steps", "20", "--n", "60", "--layers", "3",
          "--reg", "l1", "--reg-rate", "0.001", "--batch-size", "16",
          "--out", str(tmp_path)]
     )  # fmt: skip
-    with Image.open(tmp_path / f"{dataset}.png") as image:
+    with Image.open(tmp_path / "circle.png") as image:
         image.verify()
         assert image.format == "PNG" and min(image.size) > 200
-    record = json.loads((tmp_path / f"{dataset}.json").read_text())
+    record = json.loads((tmp_path / "circle.json").read_text())
     assert record["config"]["layers"] == [3]
     assert record["config"]["reg"] == "l1"
     assert np.isfinite(record["metrics"]["test_loss"])
-    assert ("test_accuracy" in record["metrics"]) == (dataset == "circle")
+    assert 0 <= record["metrics"]["test_accuracy"] <= 1
 
 
 def test_flags_override_presets():

@@ -1,0 +1,125 @@
+"""Bad-input sweep over every public function (issue 5; rules in tests/sweep).
+
+Each public function of the swept modules has a registry entry
+(``tests/sweep/registry.py``) with valid arguments; hypothesis spoils one
+argument per example (wrong rank, channels-first layout, wrong dtype, NaN and
+inf, empty axes, non-array objects, bad paths) and
+``tests/sweep/framework.py`` checks the outcome: a result that is not ``None``
+(and no result at all for NaN/inf where the function rejects them), or a
+documented ``ValueError`` / ``TypeError`` (path errors for files) that names
+the argument and is raised by jaxcnn itself before any tracing.
+"""
+
+import importlib
+import inspect
+import os
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.sweep import framework as fw
+from tests.sweep.registry import CASES, EXEMPT
+
+SWEPT_MODULES = (
+    "jaxcnn.ops",
+    "jaxcnn.kernels",
+    "jaxcnn.boxes",
+    "jaxcnn.images",
+    "jaxcnn.mtcnn",
+    "jaxcnn.facenet",
+    "jaxcnn.data",
+    "jaxcnn.train",
+    "jaxcnn.models",
+    "jaxcnn.playground",
+    "jaxcnn.playground_model",
+)
+THIS_FILE = os.path.abspath(__file__)
+
+
+def public_callables(module_name: str) -> dict[str, object]:
+    """``__all__``, or else the names the module itself defines without ``_``."""
+    module = importlib.import_module(module_name)
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [
+            n
+            for n, obj in vars(module).items()
+            if not n.startswith("_")
+            and getattr(obj, "__module__", None) == module_name
+        ]
+    found = {}
+    for name in names:
+        obj = getattr(module, name)
+        if callable(obj) and not inspect.ismodule(obj):
+            found[f"{module_name}.{name}"] = obj
+    return found
+
+
+ALL_PUBLIC = {k: v for m in SWEPT_MODULES for k, v in public_callables(m).items()}
+
+
+def test_every_public_function_has_a_sweep_entry():
+    functions = {k for k, v in ALL_PUBLIC.items() if not inspect.isclass(v)}
+    classes = {k for k, v in ALL_PUBLIC.items() if inspect.isclass(v)}
+    assert sorted(functions - CASES.keys()) == []
+    assert sorted(classes - EXEMPT.keys()) == []
+    assert sorted(CASES.keys() - ALL_PUBLIC.keys()) == []  # no stale entries
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _full_tracebacks():
+    """Shows jax's own frames, so that an error raised while tracing is seen."""
+    old = jax.config.jax_traceback_filtering
+    jax.config.update("jax_traceback_filtering", "off")
+    yield
+    jax.config.update("jax_traceback_filtering", old)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_valid_call_gives_a_result(name):
+    case = CASES[name]
+    assert case.fn(**case.valid()) is not None or _returns_none_by_design(case)
+
+
+def _returns_none_by_design(case: fw.Case) -> bool:
+    """Writers (``save_npz``, ``save_boundary_png``) return None on success."""
+    return inspect.signature(case.fn).return_annotation in (None, "None")
+
+
+def _check(case: fw.Case, spoiled: fw.Spoiled) -> None:
+    kwargs = case.valid() | {spoiled.name: spoiled.value}
+    try:
+        with np.errstate(all="ignore"):
+            result = case.fn(**kwargs)
+    except Exception as err:  # noqa: BLE001 - every exception is judged below
+        problems = fw.exception_problems(case, spoiled, err, THIS_FILE)
+        assert not problems, f"{spoiled}: {problems}; {fw.describe(err)}"
+        if case.nan == "reject" and fw.is_nonfinite_input(spoiled):
+            assert isinstance(err, ValueError), f"{spoiled}: {fw.describe(err)}"
+        return
+    if case.nan == "reject" and fw.is_nonfinite_input(spoiled):
+        pytest.fail(f"{spoiled}: accepted NaN/inf instead of raising ValueError")
+    assert result is not None or _returns_none_by_design(case), f"{spoiled}: None"
+
+
+def _sweep(name: str):
+    case = CASES[name]
+    if not case.mutable:
+        pytest.skip("no arguments to spoil (the valid call is tested)")
+    valid = case.valid()
+    limit = {} if case.max_examples is None else {"max_examples": case.max_examples}
+
+    @settings(**limit)
+    @given(st.data())
+    def run(data):
+        _check(case, data.draw(fw.bad_calls(case, valid), label="spoiled"))
+
+    run()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input(name):
+    _sweep(name)
