@@ -8,7 +8,7 @@ ships:
 * ``astronaut``: 512x512.
 * ``coffee 1024x768``: ``skimage.data.coffee()`` (400x600) enlarged to
   768x1024 (H x W) with Pillow's bicubic filter.
-* ``mixed 16``: 16 photos of 11 different sizes from 172x448 to 872x1000
+* ``mixed 16``: 16 photos of 12 different sizes from 172x448 to 872x1000
   (listed in ``MIXED``); gray ones stacked to RGB.
 
 Reported per set: the first (cold) pass of each library (jaxcnn: tracing and
@@ -17,9 +17,8 @@ building ``MTCNN()`` and loading its weights is timed separately), then warm
 images per second as the median over ``--repeats`` rounds in which the two
 libraries alternate which goes first, with the process CPU time per image
 beside the wall time (CPU time is less sensitive to other load on the machine).
-Each image is one call (facenet-pytorch
-can only batch images of equal size); detections are materialised
-(``jax.block_until_ready``) inside the timing.
+Each image is one call (facenet-pytorch can only batch images of equal size);
+detections are materialised (``jax.block_until_ready``) inside the timing.
 
 facenet-pytorch imports torchvision, which cannot be installed here: a
 stand-in (``benchmarks/_torchvision_standin.py``, NumPy greedy NMS) provides

@@ -36,7 +36,8 @@ def check_rank(x, name: str, ranks: Sequence[int] | int, layout: str = "") -> No
         want = " or ".join(str(r) for r in ranks)
         extra = f" {layout}" if layout else ""
         raise ValueError(
-            f"{name} must have rank {want}{extra}; got shape {shape} (rank {len(shape)})"
+            f"{name} must have rank {want}{extra}; "
+            f"got shape {shape} (rank {len(shape)})"
         )
 
 

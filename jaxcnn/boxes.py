@@ -22,6 +22,8 @@ from jaxcnn import _checks
 MODES = ("union", "min")
 # Fixed-point scale of the integral image used by ``crop_and_resize``: pixel
 # values are stored as round(v * 16) in int32, exact for integer pixels.
+# TODO: one output pixel may average at most ~526k source pixels (a 725x725
+# bin) before int32 overflows; no check yet (needs > 17k px boxes at size 24).
 _FIXED_POINT = 16
 
 

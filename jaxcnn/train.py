@@ -138,6 +138,8 @@ def make_train_step(
       The step. Metrics: ``loss``, ``accuracy``, ``grad_norm`` (float32
       scalars) and ``finite`` (bool scalar).
     """
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
     prepare = transform or (lambda key, x, train: _as_float_images(x))
 
     def train_step(state: TrainState, batch: Batch):

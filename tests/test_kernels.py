@@ -19,6 +19,10 @@ from jaxcnn.reference import kernels as ref
 from tests.tolerances import assert_close, tol
 
 DTYPES = (jnp.float32, jnp.bfloat16)
+# Jitted once at import: each (shape, padding) configuration compiles a single
+# program (the eager path is checked against these in its own test).
+FILTER = jax.jit(kernels.filter2d, static_argnames=("padding", "padding_mode"))
+SMOOTH = jax.jit(kernels.smooth1d)
 
 
 def _rng(draw):
@@ -81,7 +85,7 @@ def filter_cases(draw, dtypes=DTYPES):
 def test_filter2d_matches_reference(case):
     """Any kernel (odd or even, named or random), padding, batch and dtype."""
     image, kernel, padding, pads = case
-    got = kernels.filter2d(image, kernel, padding=padding)
+    got = FILTER(image, kernel, padding=padding)
     want = ref.filter2d(image, jnp.asarray(kernel, image.dtype), pads)
     assert got.dtype == image.dtype and got.shape == want.shape
     # atol: taps up to 10 (Scharr) times pixels up to 1, summed over <= 16 taps.
@@ -89,22 +93,19 @@ def test_filter2d_matches_reference(case):
     assert_close(got, want, image.dtype, atol=atol)
 
 
-_JITTED_FILTER = jax.jit(kernels.filter2d, static_argnames=("padding", "padding_mode"))
-_JITTED_SMOOTH = jax.jit(kernels.smooth1d)
-
-
 @given(filter_cases(dtypes=(jnp.float32,)))
 def test_filter2d_jit_vmap_and_linearity(case):
     image, kernel, padding, _ = case
-    fn = functools.partial(kernels.filter2d, padding=padding)
+    fn = functools.partial(FILTER, padding=padding)
     out = fn(image, kernel)
-    jitted = _JITTED_FILTER(image, kernel, padding=padding)
-    np.testing.assert_allclose(jitted, out, **tol(jnp.float32))
-    images = jnp.stack([image, 2 * image - 0.5])
+    eager = kernels.filter2d(image, kernel, padding=padding)
+    np.testing.assert_allclose(eager, out, **tol(jnp.float32))
+    image = np.asarray(image)
+    images = np.stack([image, 2 * image - 0.5])
     batched = jax.vmap(lambda im: fn(im, kernel))(images)
-    looped = jnp.stack([fn(im, kernel) for im in images])
+    looped = np.stack([fn(im, kernel) for im in images])
     np.testing.assert_allclose(batched, looped, **tol(jnp.float32))
-    assert_close(fn(3 * image, kernel), 3 * out, atol=1e-4)
+    assert_close(fn(3 * image, kernel), 3 * np.asarray(out), atol=1e-4)
     # atol 1e-4: sums of up to 16 taps of size <= 10 rounded differently.
 
 
@@ -112,35 +113,36 @@ def test_filter2d_check_grads():
     rng = np.random.default_rng(0)
     image = _array(rng, (4, 5, 2), jnp.float32)
     kernel = _array(rng, (3, 2), jnp.float32)
-    check_grads(kernels.filter2d, (image, kernel), order=1, atol=1e-2, rtol=1e-2)
+    check_grads(FILTER, (image, kernel), order=1, atol=1e-2, rtol=1e-2)
     # atol/rtol 1e-2: float32 finite differences.
 
 
-IMAGE_SIZES = ((1, 1), (3, 4), (6, 5))  # few shapes: see FILTER_LAYOUTS
+# ((H, W), kernel size): few combinations, see FILTER_LAYOUTS.
+SIZES = (((1, 1), 3), ((3, 4), 3), ((6, 5), 5), ((6, 5), 1))
 
 
-@given(st.sampled_from(IMAGE_SIZES), st.sampled_from([1, 3, 5]), st.floats(-5, 5))
-def test_box_blur_keeps_a_constant_image_constant(hw, size, value):
-    h, w = hw
-    image = jnp.full((h, w, 2), value, jnp.float32)
+@given(st.sampled_from(SIZES), st.floats(-5, 5))
+def test_box_blur_keeps_a_constant_image_constant(sizes, value):
+    (h, w), size = sizes
+    image = np.full((h, w, 2), value, np.float32)
     for mode in ("edge", "reflect", "circular"):
         if mode == "reflect" and min(h, w) <= size // 2:
             continue  # reflect needs pads smaller than the image
-        out = kernels.filter2d(image, kernels.box_blur(size), padding_mode=mode)
+        out = FILTER(image, kernels.box_blur(size), padding_mode=mode)
         assert_close(out, image, atol=1e-5 * (1 + abs(value)))
     if h >= size and w >= size:
-        out = kernels.filter2d(image, kernels.box_blur(size), padding="VALID")
-        assert_close(out, jnp.full(out.shape, value), atol=1e-5 * (1 + abs(value)))
+        out = FILTER(image, kernels.box_blur(size), padding="VALID")
+        assert_close(out, np.full(out.shape, value), atol=1e-5 * (1 + abs(value)))
 
 
-@given(st.sampled_from(IMAGE_SIZES), st.sampled_from([1, 3, 5]), st.data())
-def test_delta_kernel_is_the_identity(hw, size, data):
-    h, w = hw
+@given(st.sampled_from(SIZES), st.data())
+def test_delta_kernel_is_the_identity(sizes, data):
+    (h, w), size = sizes
     rng = _rng(data.draw)
     image = _array(rng, (2, h, w, 3), jnp.float32)
     delta = np.zeros((size, size), np.float32)
     delta[size // 2, size // 2] = 1.0
-    np.testing.assert_array_equal(kernels.filter2d(image, jnp.asarray(delta)), image)
+    np.testing.assert_array_equal(FILTER(image, jnp.asarray(delta)), image)
 
 
 @given(
@@ -150,7 +152,7 @@ def test_derivatives_of_a_constant_are_zero(name, axis):
     image = jnp.full((5, 6, 2), 0.7, jnp.float32)
     k = getattr(kernels, name)(axis)
     assert float(jnp.sum(k)) == 0.0
-    out = kernels.filter2d(image, k, padding_mode="edge")
+    out = FILTER(image, k, padding_mode="edge")
     np.testing.assert_allclose(out, 0.0, atol=1e-5)
 
 
@@ -234,7 +236,7 @@ def smooth_cases(draw, dtypes=DTYPES):
 @given(smooth_cases())
 def test_smooth1d_matches_reference(case):
     signal, weights = case
-    got = kernels.smooth1d(signal, weights)
+    got = SMOOTH(signal, weights)
     want = ref.smooth1d(signal, jnp.asarray(weights, signal.dtype))
     assert got.dtype == signal.dtype and got.shape == want.shape
     assert_close(got, want, signal.dtype, atol=20 * tol(signal.dtype)["atol"])
@@ -244,11 +246,12 @@ def test_smooth1d_matches_reference(case):
 @given(smooth_cases(dtypes=(jnp.float32,)))
 def test_smooth1d_jit_and_vmap(case):
     signal, weights = case
-    out = kernels.smooth1d(signal, weights)
-    np.testing.assert_allclose(_JITTED_SMOOTH(signal, weights), out, 1e-6)
-    signals = jnp.stack([signal, -signal])
-    batched = jax.vmap(lambda s: kernels.smooth1d(s, weights))(signals)
-    np.testing.assert_allclose(batched, jnp.stack([out, -out]), **tol(jnp.float32))
+    out = SMOOTH(signal, weights)
+    np.testing.assert_allclose(kernels.smooth1d(signal, weights), out, 1e-6)
+    signals = np.stack([np.asarray(signal), -np.asarray(signal)])
+    batched = jax.vmap(lambda s: SMOOTH(s, weights))(signals)
+    out = np.asarray(out)
+    np.testing.assert_allclose(batched, np.stack([out, -out]), **tol(jnp.float32))
 
 
 @given(
@@ -259,10 +262,10 @@ def test_smooth1d_jit_and_vmap(case):
 )
 def test_smoothing_a_constant_gives_the_constant(n, decay, value, extra):
     w = kernels.exponential_weights(n, decay)
-    signal = jnp.full((n + extra,), value, jnp.float32)
-    out = kernels.smooth1d(signal, w)
+    signal = np.full((n + extra,), value, np.float32)
+    out = SMOOTH(signal, w)
     assert out.shape == (extra + 1,)
-    assert_close(out, jnp.full(out.shape, value), atol=1e-5 * (1 + abs(value)))
+    assert_close(out, np.full(out.shape, value), atol=1e-5 * (1 + abs(value)))
 
 
 @given(st.integers(1, 12), st.floats(0.01, 1.0))

@@ -266,6 +266,8 @@ def test_fit_and_plot_reject_bad_arguments(setup, tmp_path):
             train.FitConfig(num_steps=1),
             eval_step=setup["eval_step"],
         )
+    with pytest.raises(ValueError, match="label_smoothing"):
+        train.make_train_step(setup["model"], setup["optimizer"], label_smoothing=1.5)
     with pytest.raises(ValueError, match="save_every"):
         train.Checkpoints(tmp_path, save_every=0)
     with pytest.raises(ValueError, match="history"):

@@ -27,6 +27,9 @@ with alpha = (1, 0.5, 0.5) for P-Net and R-Net and (1, 0.5, 1) for O-Net.
 A task with no sample in the batch contributes 0.
 """
 
+# TODO: no training script or sample generator (WIDER FACE / CelebA crops,
+# hard-example mining) yet; only the loss is implemented and tested.
+
 from typing import NamedTuple
 
 import jax

@@ -14,11 +14,11 @@ relu            0 at 0
 relu6           0 at 0 and at 6
 leaky_relu      ``negative_slope`` at 0
 prelu           ``alpha`` at 0
-elu, celu       1 at 0 (the left-hand limit ``alpha * exp(0)``, and ``alpha``
-                is 1 by default; for ``celu`` it is 1 for every ``alpha``)
-selu            ``SELU_SCALE * SELU_ALPHA`` at 0 (left-hand limit)
+elu             ``alpha`` at 0 (the left-hand limit; 1 by default)
+celu            1 at 0 for every ``alpha``
+selu            ``SELU_SCALE * SELU_ALPHA`` at 0 (the left-hand limit)
 hard_sigmoid    0 at -3 and at 3
-hard_swish      -0.5 at -3 and 1.5 at 3 (the middle piece's slope ``x/3 + 1/2``)
+hard_swish      0 at -3 and 1 at 3 (the outer pieces' slopes)
 ==============  ===============================================================
 """
 
@@ -349,7 +349,7 @@ def hard_swish(x):
     """``x * relu6(x + 3) / 6`` (Howard et al. 2019, arXiv:1905.02244).
 
     Derivatives at the kinks follow PyTorch: the middle piece ``x (x + 3) / 6``
-    covers ``-3 <= x <= 3``, so they are -0.5 at -3 and 1.5 at 3.
+    covers ``-3 < x < 3`` only, so they are 0 at -3 and 1 at 3.
 
     Args:
       x: floating array of any shape.
@@ -362,5 +362,5 @@ def hard_swish(x):
     """
     x = _float(x)
     w = _wide(x)
-    middle = jnp.where(w <= 3, w * (w + 3) / 6, w)
-    return jnp.where(w < -3, _zero(w), middle).astype(x.dtype)
+    upper = jnp.where(w >= 3, w, w * (w + 3) / 6)
+    return jnp.where(w <= -3, _zero(w), upper).astype(x.dtype)

@@ -166,7 +166,7 @@ def _feature_axis(x, axis) -> int:
 
 def _stats_dtype(dtype):
     """Statistics run in at least float32 (bfloat16 sums lose too much)."""
-    return jnp.promote_types(dtype, jnp.float32)
+    return jnp.dtype(jnp.float32) if jnp.dtype(dtype).itemsize < 4 else dtype
 
 
 def batch_norm(

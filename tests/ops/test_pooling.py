@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given, settings
 from jax.test_util import check_grads
 
-from jaxcnn.ops import pooling as pooling_module
 from jaxcnn.ops import (
     adaptive_avg_pool,
     adaptive_max_pool,
@@ -30,6 +29,7 @@ from jaxcnn.ops import (
     max_pool,
     min_pool,
 )
+from jaxcnn.ops import pooling as pooling_module
 from jaxcnn.reference import pooling as ref
 from tests.tolerances import assert_close
 
@@ -177,10 +177,10 @@ def _hashable(padding):
     return padding if isinstance(padding, str | int) else tuple(map(tuple, padding))
 
 
-# Compile-bound (about 0.5 s of CPU per example for its 6 ops and a VJP): 80
+# Compile-bound (about 0.5 s of CPU per example for its 6 ops and a VJP): 60
 # examples keep this file within its CI budget; the geometry property above
 # covers the size and divisor rules with the full count.
-@settings(max_examples=80)
+@settings(max_examples=60)
 @given(pool_cases(values="mixed"))
 def test_windowed_pools_match_references(case):
     """max, min, avg (both divisors), lp (p = 1, 2.5) and the max-pool gradient.
@@ -216,31 +216,42 @@ def test_windowed_pools_match_references(case):
     assert (hi >= mean - slack).all() and (mean >= lo - slack).all()
 
 
-@functools.partial(_jit, static_argnames=("keepdims",))
-def _global_pools(x, keepdims):
-    return global_avg_pool(x, keepdims=keepdims), global_max_pool(x, keepdims=keepdims)
+@_jit
+def _global_pools(x):
+    return dict(
+        avg=global_avg_pool(x),
+        max=global_max_pool(x),
+        avg_keep=global_avg_pool(x, keepdims=True),
+        max_keep=global_max_pool(x, keepdims=True),
+    )
 
 
 @st.composite
 def global_cases(draw):
+    """Sizes 1 or 3 only, so that examples share compiled programs."""
     nd = draw(st.integers(1, 3))
-    shape = tuple(draw(st.integers(1, 4)) for _ in range(nd + 2))
+    shape = tuple(draw(st.sampled_from([1, 3])) for _ in range(nd + 2))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     dtype = draw(st.sampled_from(DTYPES))
     x = np.asarray(jnp.asarray(rng.standard_normal(shape), dtype).astype(jnp.float32))
-    return x, dtype, draw(st.booleans())
+    return x, dtype
 
 
 @given(global_cases())
 def test_global_pools_match_numpy(case):
-    x, dtype, keepdims = case
+    x, dtype = case
     axes = tuple(range(1, x.ndim - 1))
-    avg, mx = _global_pools(jnp.asarray(x, dtype), keepdims)
-    expected_avg = np.mean(x.astype(np.float64), axis=axes, keepdims=keepdims)
-    expected_max = np.max(x, axis=axes, keepdims=keepdims)
-    for got, expected in ((avg, expected_avg), (mx, expected_max)):
-        assert got.dtype == dtype and got.shape == expected.shape
-        assert_close(got, expected, dtype)
+    got = _global_pools(jnp.asarray(x, dtype))
+    for keep in (False, True):
+        suffix = "_keep" if keep else ""
+        expected = dict(
+            avg=np.mean(x.astype(np.float64), axis=axes, keepdims=keep),
+            max=np.max(x, axis=axes, keepdims=keep),
+        )
+        for name, want in expected.items():
+            value = got[name + suffix]
+            assert value.dtype == dtype and value.shape == want.shape
+            assert_close(value, want, dtype)
 
 
 @st.composite
@@ -264,7 +275,7 @@ def _adaptive_pools(x, cotangent, size):
 
 
 # Compile-bound (up to 0.8 s of CPU per example: one slice per bin and a VJP).
-@settings(max_examples=50)
+@settings(max_examples=40)
 @given(adaptive_cases())
 def test_adaptive_pools_match_reference(case):
     """PyTorch's bins (they overlap when sizes do not divide); the max's
@@ -332,11 +343,11 @@ def _distinct(shape, seed=0):
     )
 
 
-# Each pool with two geometries, max_pool (two code paths) with all five.
+# Each pool with one geometry, max_pool (two code paths) with all five.
 GRAD_CASES = [
     (name, *GEOMETRIES[j])
     for i, name in enumerate(sorted(POOLS))
-    for j in (range(len(GEOMETRIES)) if name == "max" else (i, (i + 2) % 5))
+    for j in (range(len(GEOMETRIES)) if name == "max" else (i,))
 ]
 
 
@@ -372,7 +383,7 @@ def test_jit_equals_eager(shape, geometry, name):
     assert_close(jax.jit(fn)(x), fn(x), jnp.float32)
 
 
-@pytest.mark.parametrize(("shape", "geometry"), GEOMETRIES[:3])
+@pytest.mark.parametrize(("shape", "geometry"), GEOMETRIES[:2])
 def test_max_pool_grad_jit_equals_eager(shape, geometry):
     grad = jax.grad(lambda v: jnp.sum(max_pool(v, **geometry) ** 2))
     x = jnp.asarray(_distinct(shape, seed=5), jnp.float32)
@@ -406,10 +417,8 @@ def test_ceil_mode_size_rule_drops_a_window_starting_in_the_padding():
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("size", [5, 6, 7, 12, 13])
-@pytest.mark.parametrize(
-    ("k", "s", "p"), [(2, 2, 0), (3, 2, 0), (3, 2, 1), (2, 1, 1), (3, 3, 1)]
-)
+@pytest.mark.parametrize("size", [6, 7, 13])
+@pytest.mark.parametrize(("k", "s", "p"), [(2, 2, 0), (3, 2, 0), (3, 2, 1), (3, 3, 1)])
 def test_ceil_mode_matches_pytorch(size, k, s, p):
     """Output sizes and values of max / avg (include-pad) pooling in ceil mode."""
     torch = pytest.importorskip("torch")
@@ -438,7 +447,7 @@ X4 = jnp.zeros((1, 4, 4, 1))
         (
             lambda: max_pool(jnp.zeros((4, 4)), 2),
             ValueError,
-            "x must have rank 3, 4 or 5",
+            "x must have rank 3 or 4 or 5",
         ),
         (lambda: max_pool(jnp.zeros((1,) * 6), 1), ValueError, "x must have rank"),
         (
