@@ -216,7 +216,7 @@ def make_triplet_step(model: Model, optimizer, margin: float, mining: str):
             state.params
         )
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         new = jtrain.TrainState(
             step=state.step + 1,

@@ -127,34 +127,51 @@ def _recast(x: np.ndarray, dtype: str) -> np.ndarray:
         return np.nan_to_num(x).astype(dtype)
 
 
-def _array_mutations(x: np.ndarray, image: bool):
-    """(kind, value) strategies that spoil the array ``x``."""
-    options = [
-        st.sampled_from([("junk", j) for j in JUNK]),
-        st.just(("rank+1", x[None])),
-        st.just(("flat", x.reshape(-1))),
-        st.just(("scalar", np.float32(1.0))),
-        st.sampled_from([(f"dtype {d}", _recast(x, d)) for d in DTYPES]),
-        st.just(("list", x.tolist())),
+def array_mutations(x: np.ndarray, image: bool) -> list[list[tuple[str, Any]]]:
+    """Groups of (kind, value) that spoil the array ``x``, one group per idea."""
+    groups = [
+        [("junk", j) for j in JUNK],
+        [("rank+1", x[None]), ("flat", x.reshape(-1)), ("scalar", np.float32(1.0))],
+        [(f"dtype {d}", _recast(x, d)) for d in DTYPES],
+        [("list", x.tolist())],
     ]
     if x.ndim >= 1:
-        options.append(st.just(("rank-1", x[0] if len(x) else x.reshape(-1)[:0])))
-        empties = [(f"empty axis {a}", np.take(x, [], axis=a)) for a in range(x.ndim)]
-        options.append(st.sampled_from(empties))
+        groups[1].append(("rank-1", x[0] if len(x) else x.reshape(-1)[:0]))
+        groups.append(
+            [(f"empty axis {a}", np.take(x, [], axis=a)) for a in range(x.ndim)]
+        )
     if x.size:
         spots = sorted({0, x.size // 2, x.size - 1})
-        options.append(
-            st.sampled_from(
-                [
-                    (f"non-finite {v} at {i}", _with_nonfinite(x, v, i))
-                    for v in NONFINITE
-                    for i in spots
-                ]
-            )
+        recast = "" if x.dtype.kind == "f" else " (recast to float)"
+        groups.append(
+            [
+                (f"non-finite{recast} {v} at {i}", _with_nonfinite(x, v, i))
+                for v in NONFINITE
+                for i in spots
+            ]
         )
     if image and x.ndim >= 3:
-        options.append(st.just(("channels-first", np.moveaxis(x, -1, -3))))
-    return st.one_of(options)
+        groups[1].append(("channels-first", np.moveaxis(x, -1, -3)))
+    return groups
+
+
+def option_mutations(case: "Case", name: str) -> list[tuple[str, Any]]:
+    """(kind, value) that spoil the option or path argument ``name``."""
+    junk = [("option", j) for j in SCALAR_JUNK]
+    return bad_paths() + junk if name in case.paths else junk
+
+
+def all_mutations(case: "Case", valid: dict[str, Any]):
+    """Every :class:`Spoiled` the strategy can draw (for exhaustive probes)."""
+    for name in case.mutable:
+        if name in case.arrays:
+            x = np.asarray(valid[name])
+            for group in array_mutations(x, name in case.images):
+                for kind, value in group:
+                    yield Spoiled(name, kind, value)
+        else:
+            for kind, value in option_mutations(case, name):
+                yield Spoiled(name, kind, value)
 
 
 @st.composite
@@ -162,14 +179,10 @@ def bad_calls(draw, case: Case, valid: dict[str, Any]) -> Spoiled:
     """Draws one spoiled argument of ``case``."""
     name = draw(st.sampled_from(case.mutable))
     if name in case.arrays:
-        x = np.asarray(valid[name])
-        kind, value = draw(_array_mutations(x, name in case.images))
-    elif name in case.paths:
-        junk = [("option", j) for j in SCALAR_JUNK]
-        kind, value = draw(st.sampled_from(bad_paths() + junk))
+        groups = array_mutations(np.asarray(valid[name]), name in case.images)
+        kind, value = draw(st.one_of([st.sampled_from(g) for g in groups]))
     else:
-        value = draw(st.sampled_from(SCALAR_JUNK))
-        kind = "option"
+        kind, value = draw(st.sampled_from(option_mutations(case, name)))
     return Spoiled(name, kind, value)
 
 
