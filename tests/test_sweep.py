@@ -15,12 +15,12 @@ import inspect
 import os
 
 import jax
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.sweep import framework as fw
+from tests.sweep.known import KNOWN_FAULTS, known_fault
 from tests.sweep.registry import CASES, EXEMPT
 
 SWEPT_MODULES = (
@@ -81,28 +81,8 @@ def _full_tracebacks():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_valid_call_gives_a_result(name):
     case = CASES[name]
-    assert case.fn(**case.valid()) is not None or _returns_none_by_design(case)
-
-
-def _returns_none_by_design(case: fw.Case) -> bool:
-    """Writers (``save_npz``, ``save_boundary_png``) return None on success."""
-    return inspect.signature(case.fn).return_annotation in (None, "None")
-
-
-def _check(case: fw.Case, spoiled: fw.Spoiled) -> None:
-    kwargs = case.valid() | {spoiled.name: spoiled.value}
-    try:
-        with np.errstate(all="ignore"):
-            result = case.fn(**kwargs)
-    except Exception as err:  # noqa: BLE001 - every exception is judged below
-        problems = fw.exception_problems(case, spoiled, err, THIS_FILE)
-        assert not problems, f"{spoiled}: {problems}; {fw.describe(err)}"
-        if case.nan == "reject" and fw.is_nonfinite_input(spoiled):
-            assert isinstance(err, ValueError), f"{spoiled}: {fw.describe(err)}"
-        return
-    if case.nan == "reject" and fw.is_nonfinite_input(spoiled):
-        pytest.fail(f"{spoiled}: accepted NaN/inf instead of raising ValueError")
-    assert result is not None or _returns_none_by_design(case), f"{spoiled}: None"
+    result = case.fn(**case.valid())
+    assert result is not None or fw.returns_none_by_design(case)
 
 
 def _sweep(name: str):
@@ -115,7 +95,10 @@ def _sweep(name: str):
     @settings(**limit)
     @given(st.data())
     def run(data):
-        _check(case, data.draw(fw.bad_calls(case, valid), label="spoiled"))
+        spoiled = data.draw(fw.bad_calls(case, valid), label="spoiled")
+        if known_fault(name, spoiled) is None:
+            problems = fw.judge(case, spoiled, THIS_FILE)
+            assert not problems, f"{spoiled}: {problems}"
 
     run()
 
@@ -123,3 +106,19 @@ def _sweep(name: str):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input(name):
     _sweep(name)
+
+
+@pytest.mark.parametrize("key", sorted(KNOWN_FAULTS), ids=":".join)
+def test_known_faults_still_reproduce(key):
+    """Each listed fault must still show; once fixed, delete its entry."""
+    name, argument, _ = key
+    case = CASES[name]
+    spoiled = [
+        s
+        for s in fw.all_mutations(case, case.valid())
+        if s.name == argument and known_fault(name, s) == key
+    ]
+    assert spoiled, f"{key} matches no mutation"
+    assert any(fw.judge(case, s, THIS_FILE) for s in spoiled), (
+        f"{key} is fixed: remove it from KNOWN_FAULTS"
+    )

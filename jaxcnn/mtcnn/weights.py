@@ -5,8 +5,8 @@ Two sources give the same arrays (a test checks it):
 * ``"mtcnn"``: the PyPI package ``mtcnn`` (ipazc, 1.0.0) ships
   ``assets/weights/{pnet,rnet,onet}.lz4``, joblib + lz4 lists of float32
   arrays, already in (kH, kW, I, O) layout for images in normal (H, W) order.
-  The files are located with ``importlib.util.find_spec`` (importing ``mtcnn``
-  would import TensorFlow) and read only from that package's own directory:
+  The files are located from the installed distribution's metadata (importing
+  ``mtcnn`` would import TensorFlow) and read only from that package's own directory:
   joblib files are pickles, so no user path is ever accepted for them.
 * ``"facenet-pytorch"``: facenet-pytorch's ``data/{pnet,rnet,onet}.pt`` state
   dicts, read with ``torch.load(weights_only=True)`` (no arbitrary
@@ -17,7 +17,7 @@ flattens accordingly.
 """
 
 import functools
-import importlib.util
+import importlib.metadata
 import os
 
 import jax.numpy as jnp
@@ -41,13 +41,24 @@ _MTCNN_ORDER = {
 }
 
 
+# Installed distribution that ships each package's files.
+_DISTRIBUTIONS = {"mtcnn": "mtcnn", "facenet_pytorch": "facenet-pytorch"}
+
+
 def _package_dir(package: str) -> str:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+    """Returns the directory of an installed package without importing it.
+
+    The directory is taken from the installed distribution's metadata, not from
+    ``sys.path``, so a file or folder named like the package in the working
+    directory cannot shadow it.
+    """
+    try:
+        dist = importlib.metadata.distribution(_DISTRIBUTIONS[package])
+    except importlib.metadata.PackageNotFoundError:
         raise FileNotFoundError(
             f"the {package!r} package is not installed; it ships the MTCNN weights"
-        )
-    return list(spec.submodule_search_locations)[0]
+        ) from None
+    return os.fspath(dist.locate_file(package))
 
 
 def _expected_shapes(net: str) -> dict:

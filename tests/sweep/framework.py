@@ -16,6 +16,7 @@ applies the rules of the sweep (see ``docs/readme/reliability.md``):
 """
 
 import functools
+import inspect
 import io
 import os
 import re
@@ -42,6 +43,8 @@ SCALAR_JUNK = (*JUNK, float("nan"), float("inf"), -1, 0, 2.5, True, (1, 2, 3))
 #: Dtypes an array argument is recast to.
 DTYPES = ("int32", "uint8", "bool", "complex64", "float16", "object", "str")
 NONFINITE = (float("nan"), float("inf"), float("-inf"))
+#: Mutations that change only the shape of an array.
+SHAPE_KINDS = ("rank+1", "rank-1", "flat", "scalar", "channels-first")
 
 
 class Lazy:
@@ -112,6 +115,11 @@ class Spoiled:
         return f"Spoiled({self.name}: {self.kind} -> {shown[:80]})"
 
 
+def _short(value) -> str:
+    """A stable short name of a junk value (no memory addresses)."""
+    return "object()" if type(value) is object else repr(value)
+
+
 def _with_nonfinite(x: np.ndarray, value: float, where: int) -> np.ndarray:
     out = np.array(x, dtype=x.dtype if x.dtype.kind == "f" else np.float32)
     out.reshape(-1)[where % out.size] = value
@@ -130,7 +138,7 @@ def _recast(x: np.ndarray, dtype: str) -> np.ndarray:
 def array_mutations(x: np.ndarray, image: bool) -> list[list[tuple[str, Any]]]:
     """Groups of (kind, value) that spoil the array ``x``, one group per idea."""
     groups = [
-        [("junk", j) for j in JUNK],
+        [(f"junk {_short(j)}", j) for j in JUNK],
         [("rank+1", x[None]), ("flat", x.reshape(-1)), ("scalar", np.float32(1.0))],
         [(f"dtype {d}", _recast(x, d)) for d in DTYPES],
         [("list", x.tolist())],
@@ -157,7 +165,7 @@ def array_mutations(x: np.ndarray, image: bool) -> list[list[tuple[str, Any]]]:
 
 def option_mutations(case: "Case", name: str) -> list[tuple[str, Any]]:
     """(kind, value) that spoil the option or path argument ``name``."""
-    junk = [("option", j) for j in SCALAR_JUNK]
+    junk = [(f"option {_short(j)}", j) for j in SCALAR_JUNK]
     return bad_paths() + junk if name in case.paths else junk
 
 
@@ -220,6 +228,15 @@ def is_nonfinite_input(spoiled: Spoiled) -> bool:
     return isinstance(value, float) and not np.isfinite(value)
 
 
+def needs_value_error(spoiled: Spoiled) -> bool:
+    """NaN or inf in a floating array of the right dtype: only a ValueError fits.
+
+    (A NaN recast into an integer or boolean argument, or a float NaN given
+    for an int option, may equally be refused with a TypeError.)
+    """
+    return spoiled.kind.startswith("non-finite") and "recast" not in spoiled.kind
+
+
 def _frames(err: BaseException) -> list[str]:
     return [f.filename for f in traceback.extract_tb(err.__traceback__)]
 
@@ -246,12 +263,40 @@ def exception_problems(
 def names_argument(case: Case, spoiled: Spoiled, message: str) -> bool:
     """Whether ``message`` names the spoiled argument (or the bad path)."""
     words = [re.escape(spoiled.name)]
+    if spoiled.kind in SHAPE_KINDS or spoiled.kind.startswith("empty"):
+        # A shape that does not fit another argument may be reported there
+        # (e.g. a 5-D x makes a 2-D window_shape of max_pool the wrong length).
+        words += [re.escape(other) for other in case.args]
     if spoiled.name in case.aliases:
         words.append(case.aliases[spoiled.name])
     if isinstance(spoiled.value, str) and spoiled.value:
         words.append(re.escape(spoiled.value))
     pattern = rf"(?<![A-Za-z0-9_])({'|'.join(words)})(?![A-Za-z0-9_])"
     return re.search(pattern, message) is not None
+
+
+def returns_none_by_design(case: Case) -> bool:
+    """Writers (``save_npz``, ``save_boundary_png``) return None on success."""
+    return inspect.signature(case.fn).return_annotation in (None, "None")
+
+
+def judge(case: Case, spoiled: Spoiled, test_file: str = "") -> list[str]:
+    """Calls ``case`` with ``spoiled`` and lists how the outcome breaks the rules."""
+    kwargs = case.valid() | {spoiled.name: spoiled.value}
+    try:
+        with np.errstate(all="ignore"):
+            result = case.fn(**kwargs)
+    except Exception as err:  # noqa: BLE001 - every exception is judged here
+        problems = exception_problems(case, spoiled, err, test_file)
+        if case.nan == "reject" and needs_value_error(spoiled):
+            if not isinstance(err, ValueError):
+                problems.append("NaN/inf not refused with a ValueError")
+        return [f"{p}; {describe(err)}" for p in problems]
+    if case.nan == "reject" and is_nonfinite_input(spoiled):
+        return ["accepted NaN/inf instead of raising ValueError"]
+    if result is None and not returns_none_by_design(case):
+        return ["returned None"]
+    return []
 
 
 def describe(err: BaseException) -> str:
