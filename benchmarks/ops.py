@@ -161,7 +161,9 @@ def main():
     for name, ours, raw, inputs in cases():
         ours, raw = jax.jit(ours), jax.jit(raw)
         t_ours, t_raw = compare(ours, raw, inputs, args.rounds, args.repeats)
-        print(f"{name:34} {t_ours * 1e3:10.3f} {t_raw * 1e3:10.3f} {t_ours / t_raw:7.2f}")
+        print(
+            f"{name:34} {t_ours * 1e3:10.3f} {t_raw * 1e3:10.3f} {t_ours / t_raw:7.2f}"
+        )
         rows.append((name, hlo_counts(ours, inputs), hlo_counts(raw, inputs)))
     print("\nOptimised HLO op counts (jaxcnn | raw):")
     for name, c_ours, c_raw in rows:

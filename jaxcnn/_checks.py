@@ -5,8 +5,10 @@ raises a ``ValueError`` or ``TypeError`` that names the argument, says what was
 expected and shows what was received, before any tracing or XLA compilation.
 """
 
+import os
 from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -126,3 +128,58 @@ def concrete_float(value, name: str, expected: str) -> float:
         except (TypeError, ValueError):
             pass  # tracers (ConcretizationTypeError is a TypeError), objects
     raise TypeError(f"{name} must be {expected} (concrete); got {value!r}")
+
+
+def check_int(value, name: str, minimum: int | None = None) -> int:
+    """Returns ``value`` as an int; it must be a Python or NumPy integer.
+
+    Raises:
+      TypeError: if ``value`` is not an integer (bools are refused).
+      ValueError: if ``value < minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int; got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_real_array(x, name: str, kinds: str = "buif") -> None:
+    """Raises TypeError unless ``x`` is an array-like of real numbers.
+
+    Args:
+      x: an array, a scalar or nested lists of numbers.
+      name: the argument's name, used in the message.
+      kinds: the NumPy dtype kinds allowed (``b`` bool, ``u``/``i`` integers,
+        ``f`` floating; bfloat16 counts as floating).
+    """
+    try:
+        dtype = dtype_of(x)
+    except (TypeError, ValueError):
+        dtype = None
+    kind = None if dtype is None else np.dtype(dtype).kind
+    if kind == "V" and jnp.issubdtype(dtype, jnp.floating):
+        kind = "f"  # ml_dtypes such as bfloat16
+    if kind is None or kind not in kinds:
+        raise TypeError(
+            f"{name} must be an array of real numbers (dtype kinds {kinds!r}); got "
+            f"{type(x).__name__} with dtype {dtype}"
+        )
+
+
+def check_key(key, name: str = "key") -> None:
+    """Raises TypeError unless ``key`` is a JAX PRNG key (typed or raw uint32)."""
+    dtype = getattr(key, "dtype", None)
+    typed = dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key)
+    raw = dtype == np.uint32 and shape_of(key)[-1:] in ((2,), (4,))
+    if not (typed or raw):
+        raise TypeError(
+            f"{name} must be a JAX PRNG key (jax.random.key(seed)); got {key!r}"
+        )
+
+
+def check_path(path, name: str = "path") -> str:
+    """Returns ``os.fspath(path)``; raises TypeError unless a str or path-like."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{name} must be a str or os.PathLike; got {path!r}")
+    return os.fspath(path)

@@ -53,3 +53,14 @@ def test_ci_runs_the_readme_test_command():
     )
     assert result.stdout.strip() == command
     assert "README.md" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_python_example_runs():
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\n") + len("```python\n")
+    code = readme[start : readme.index("```", start)]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["y"].shape == (8, 14, 14, 16)
+    assert namespace["edges"].shape == (8, 28, 28, 3)
+    assert namespace["grads"].shape == (3, 3, 3, 16)

@@ -124,50 +124,104 @@ def _masked_mean(values, mask):
     return total / jnp.maximum(count, 1).astype(total.dtype), count
 
 
-def _sorted_negatives(dist, negative):
-    """Per anchor, the negative distances in ascending order.
+def _positive_slots(labels):
+    """Enumerates every anchor's positives, one "slot" at a time.
 
-    Returns ``(order, sorted_values, n_neg)``: ``order[a]`` holds column indices
-    with the anchor's negatives first (ascending distance), ``sorted_values`` the
-    matching distances with non-negatives set to ``+inf``, ``n_neg[a]`` the number
-    of negatives. The ordering carries no gradient; gather from ``dist`` for one.
+    The labels are sorted once (a ``(B,)`` sort), so each identity's examples are
+    contiguous in that order. Returns ``(positive_at, n_slots)``: a function
+    ``positive_at(j) -> (p, valid)`` giving, for slot ``j``, every anchor's
+    ``j``-th positive (``(B,)`` indices, clipped to a real row where there is
+    none) and whether it exists; and the number of slots, ``max_a |P(a)|``,
+    the largest class count minus one (a traced scalar).
     """
-    keyed = jnp.where(negative, lax.stop_gradient(dist), jnp.inf)
-    order = jnp.argsort(keyed, axis=1)
-    sorted_values = jnp.take_along_axis(keyed, order, axis=1)
-    return order, sorted_values, jnp.sum(negative, axis=1)
+    b = labels.shape[0]
+    if jnp.issubdtype(labels.dtype, jnp.bool_):
+        labels = labels.astype(jnp.int32)
+    order = jnp.argsort(labels, stable=True)
+    ordered = labels[order]
+    first = jnp.searchsorted(ordered, ordered, side="left")
+    size = jnp.searchsorted(ordered, ordered, side="right") - first
+    position = jnp.zeros(b, order.dtype).at[order].set(jnp.arange(b, dtype=order.dtype))
+    start, count = first[position], size[position] - 1  # count: |P(a)|
+    own = position - start  # where the anchor itself sits in its class block
+
+    def positive_at(j):
+        k = start + j + (j >= own).astype(start.dtype)  # skip the anchor itself
+        return order[jnp.minimum(k, b - 1)], j < count
+
+    return positive_at, jnp.max(count, initial=0)
 
 
-def _count_below(sorted_values, queries, *, inclusive: bool):
-    """Per row, how many of ``sorted_values`` are ``< q`` (or ``<= q``).
+def _slot_loop(labels, body, init):
+    """Runs ``body(p, valid, carry)`` for every positive slot (see above).
 
-    A row-wise binary search (``searchsorted``, side ``left`` or ``right``):
-    ``(B, M)`` sorted values and ``(B, N)`` queries give ``(B, N)`` counts in
-    ``O(B (M + N))`` memory. (A merge sort of values and queries was measured
-    3x slower on CPU; XLA's CPU sort dominates either way.)
+    The trip count is data-dependent (a ``while`` loop), so it works with traced
+    labels and needs no static bound; it is not differentiated: callers pass
+    only ``stop_gradient`` values in and rebuild the gradient afterwards.
     """
-    side = "right" if inclusive else "left"
-    search = jax.vmap(lambda row, q: jnp.searchsorted(row, q, side=side))
-    return search(sorted_values, queries).astype(jnp.int32)
+    positive_at, n_slots = _positive_slots(labels)
+    return lax.fori_loop(
+        0, n_slots, lambda j, carry: body(*positive_at(j), carry), init
+    )
 
 
-def _semihard(dist, positive, negative, margin):
-    """Paper-style semi-hard mining (FN-paper section 3.2, SPECS B6 [TFA])."""
-    order, sorted_neg, n_neg = _sorted_negatives(dist, negative)
-    d_ap = lax.stop_gradient(dist)
-    # First negative strictly farther than the positive: d(a, p) < d(a, n).
-    idx = _count_below(sorted_neg, d_ap, inclusive=True)
-    farthest = jnp.maximum(n_neg - 1, 0)[:, None]
-    idx = jnp.where(idx < n_neg[:, None], idx, farthest)
-    neg_index = jnp.take_along_axis(order, idx, axis=1)
-    d_an = jnp.take_along_axis(dist, neg_index, axis=1)
-    terms = jnp.maximum(dist - d_an + margin, 0.0)
-    valid = positive & (n_neg > 0)[:, None]
-    loss, count = _masked_mean(terms, valid)
-    return loss, count, jnp.sum(valid & (terms > 0))
+def _with_gradient(value, weights, dist, extra):
+    """``value`` in the forward pass, gradient of ``sum(weights * dist) + extra``.
+
+    ``value`` and ``weights`` carry no gradient; the result equals ``value``
+    exactly (``s - stop_gradient(s) == 0``) and its gradient is exact because
+    the loss is piecewise linear in ``dist`` with the mined ``weights``.
+    """
+    surrogate = jnp.sum(weights * dist) + extra
+    return value + (surrogate - lax.stop_gradient(surrogate))
 
 
-def _hard(dist, positive, negative, margin):
+def _semihard(dist, positive, negative, margin, labels):
+    """Paper-style semi-hard mining (FN-paper section 3.2, SPECS B6 [TFA]).
+
+    Sort-free: for each positive slot (at most ``max class count - 1``) one
+    masked ``(B, B)`` argmin finds, for every anchor at once, the closest
+    negative farther than that slot's positive, so the work is
+    ``O(B^2 max|P(a)|)`` and the memory ``O(B^2)``. The ``(B, B)`` carry
+    ``weights`` counts how often each distance enters an active term (+1 as
+    ``d(a, p)``, -1 as ``d(a, n)``); the gradient is rebuilt from it.
+    """
+    fixed = lax.stop_gradient(dist)
+    m = lax.stop_gradient(margin)
+    rows = jnp.arange(dist.shape[0])
+    # Non-negatives get -1 < any d(a, p) >= 0: they are never "farther".
+    neg_only = jnp.where(negative, fixed, -1.0)
+    farthest = jnp.argmax(jnp.where(negative, fixed, -jnp.inf), axis=1)
+    has_negative = jnp.any(negative, axis=1)
+
+    def body(p, valid, carry):
+        weights, total, n_pairs, n_active = carry
+        d_ap = fixed[rows, p]
+        keyed = jnp.where(neg_only > d_ap[:, None], neg_only, jnp.inf)
+        n = jnp.argmin(keyed, axis=1)  # first index on ties, like a stable sort
+        n = jnp.where(jnp.isfinite(keyed[rows, n]), n, farthest)
+        terms = jnp.maximum(d_ap - fixed[rows, n] + m, 0.0)
+        valid = valid & has_negative
+        active = (valid & (terms > 0)).astype(weights.dtype)
+        weights = weights.at[rows, p].add(active).at[rows, n].add(-active)
+        return (
+            weights,
+            total + jnp.sum(jnp.where(valid, terms, 0.0)),
+            n_pairs + jnp.sum(valid),
+            n_active + jnp.sum(active).astype(n_active.dtype),
+        )
+
+    zero = jnp.zeros((), jnp.int32)
+    init = (jnp.zeros_like(fixed), jnp.zeros((), dist.dtype), zero, zero)
+    weights, total, n_pairs, n_active = _slot_loop(labels, body, init)
+    denominator = jnp.maximum(n_pairs, 1).astype(dist.dtype)
+    extra = margin * n_active.astype(dist.dtype)
+    loss = _with_gradient(total / denominator, weights / denominator, dist, extra)
+    return loss, n_pairs, n_active
+
+
+def _hard(dist, positive, negative, margin, labels):
+    del labels  # one argmax and one argmin per anchor: no slots needed
     """Batch-hard mining (Hermans et al. 2017): one triplet per anchor."""
     fixed = lax.stop_gradient(dist)
     p_index = jnp.argmax(jnp.where(positive, fixed, -jnp.inf), axis=1)
@@ -180,33 +234,39 @@ def _hard(dist, positive, negative, margin):
     return loss, count, jnp.sum(valid & (terms > 0))
 
 
-def _all(dist, positive, negative, margin):
+def _all(dist, positive, negative, margin, labels):
     """Batch-all: every valid triplet, mean over those with a positive loss.
 
-    For anchor ``a`` and positive ``p`` with ``t = d(a, p) + margin``, the
-    negatives with ``d(a, n) < t`` contribute ``t - d(a, n)``; with the anchor's
-    negative distances sorted, their count ``c`` comes from a binary search and
-    their sum from a prefix sum, so the total ``c t - sum``
-    needs ``O(B^2)`` memory.
+    Sort-free like :func:`_semihard`: for each positive slot, with
+    ``t = d(a, p) + margin``, every negative with ``d(a, n) < t`` contributes
+    ``t - d(a, n)``: one elementwise ``(B, B)`` pass and row sums per slot,
+    ``O(B^2 max|P(a)|)`` work, ``O(B^2)`` memory.
     """
-    order, sorted_neg, n_neg = _sorted_negatives(dist, negative)
-    # Differentiable sorted distances (the ordering itself has no gradient).
-    gathered = jnp.take_along_axis(dist, order, axis=1)
-    in_range = jnp.arange(dist.shape[1])[None, :] < n_neg[:, None]
-    gathered = jnp.where(in_range, gathered, 0.0)
-    prefix = jnp.concatenate(
-        [jnp.zeros_like(gathered[:, :1]), jnp.cumsum(gathered, axis=1)], axis=1
-    )
-    threshold = dist + margin
-    count = _count_below(sorted_neg, lax.stop_gradient(threshold), inclusive=False)
-    count = jnp.where(positive, count, 0)
-    sums = jnp.take_along_axis(prefix, count, axis=1)
-    totals = count.astype(dist.dtype) * threshold - sums
-    totals = jnp.where(positive, totals, 0.0)
-    n_positive = jnp.sum(count)
-    loss = jnp.sum(totals) / jnp.maximum(n_positive, 1).astype(dist.dtype)
-    n_valid = jnp.sum(jnp.where(positive, n_neg[:, None], 0))
-    return loss, n_valid, n_positive
+    fixed = lax.stop_gradient(dist)
+    m = lax.stop_gradient(margin)
+    rows = jnp.arange(dist.shape[0])
+    neg_only = jnp.where(negative, fixed, jnp.inf)  # non-negatives never below t
+
+    def body(p, valid, carry):
+        weights, total, n_active = carry
+        threshold = jnp.where(valid, fixed[rows, p] + m, -jnp.inf)
+        below = neg_only < threshold[:, None]
+        gaps = jnp.where(below, threshold[:, None] - neg_only, 0.0)
+        counts = jnp.sum(below, axis=1)
+        weights = (
+            (weights - below.astype(weights.dtype))
+            .at[rows, p]
+            .add(counts.astype(weights.dtype))
+        )
+        return weights, total + jnp.sum(gaps), n_active + jnp.sum(counts)
+
+    init = (jnp.zeros_like(fixed), jnp.zeros((), dist.dtype), jnp.zeros((), jnp.int32))
+    weights, total, n_active = _slot_loop(labels, body, init)
+    denominator = jnp.maximum(n_active, 1).astype(dist.dtype)
+    extra = margin * n_active.astype(dist.dtype)
+    loss = _with_gradient(total / denominator, weights / denominator, dist, extra)
+    n_valid = jnp.sum(jnp.sum(positive, axis=1) * jnp.sum(negative, axis=1))
+    return loss, n_valid, n_active
 
 
 _MINERS = {"semihard": _semihard, "hard": _hard, "all": _all}
@@ -249,7 +309,9 @@ def _triplet_core(embeddings, labels, margin, mining, squared):
     """
     dist = pairwise_distances(embeddings, squared=squared)
     positive, negative = _masks(labels)
-    loss, n_triplets, n_positive = _MINERS[mining](dist, positive, negative, margin)
+    loss, n_triplets, n_positive = _MINERS[mining](
+        dist, positive, negative, margin, labels
+    )
     fraction = n_positive / jnp.maximum(n_triplets, 1)
     stats = {
         "num_triplets": n_triplets,
