@@ -183,3 +183,18 @@ def check_path(path, name: str = "path") -> str:
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"{name} must be a str or os.PathLike; got {path!r}")
     return os.fspath(path)
+
+
+def check_real_scalar(value, name: str) -> None:
+    """Raises TypeError unless ``value`` is a real (int or float) scalar.
+
+    Tracers of rank 0 pass, so the value may be traced; bools are refused.
+    """
+    try:
+        dtype = dtype_of(value)
+        real = jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)
+        ok = np.ndim(value) == 0 and real
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real scalar; got {value!r:.80}")

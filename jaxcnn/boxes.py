@@ -97,7 +97,8 @@ def iou(a, b, *, mode: str = "union") -> jax.Array:
     _check_boxes(b, "b")
     _checks.check_choice(mode, "mode", MODES)
     a, b = _as_float(a), _as_float(b)
-    dtype = jnp.promote_types(a.dtype, b.dtype)
+    with jax.numpy_dtype_promotion("standard"):  # e.g. float16 with float32
+        dtype = jnp.promote_types(a.dtype, b.dtype)
     return _overlap_compiled(a.astype(dtype), b.astype(dtype), mode)
 
 
@@ -108,6 +109,7 @@ def _check_nms_args(boxes, scores, iou_threshold, mode, max_output):
         raise ValueError(
             f"scores must have shape ({k},); got {_checks.shape_of(scores)}"
         )
+    _checks.check_real_array(scores, "scores", kinds="iuf")
     dtype = _checks.dtype_of(iou_threshold)
     if np.ndim(iou_threshold) != 0 or not (
         jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
@@ -139,11 +141,10 @@ def _greedy_keep(overlap, threshold):
 
 
 def _nms(boxes, scores, groups, iou_threshold, mode, max_output):
-    k = boxes.shape[0]
+    k = _checks.shape_of(boxes)[0]
     if k == 0 or max_output == 0:
         return jnp.zeros((max_output,), jnp.int32), jnp.zeros((max_output,), bool)
-    if groups is None:
-        groups = jnp.zeros((k,), jnp.int32)
+    groups = jnp.zeros((k,), jnp.int32) if groups is None else jnp.asarray(groups)
     threshold = jnp.asarray(iou_threshold, jnp.float32)
     return _nms_compiled(
         _as_float(boxes), jnp.asarray(scores), groups, threshold, mode, max_output
@@ -260,6 +261,8 @@ def integral_image(images) -> jax.Array:
     long as that rectangle's sum is below 2**31 / 16 (e.g. any box up to
     725x725 pixels of values <= 255).
     """
+    _checks.check_real_array(images, "images")
+    _checks.check_rank(images, "images", 4, "(N, H, W, C)")
     x = jnp.asarray(images)
     if jnp.issubdtype(x.dtype, jnp.integer):
         fixed = x.astype(jnp.int32) * _FIXED_POINT
@@ -276,6 +279,24 @@ def _bin_edges(start, length, size: int):
     lo = start[:, None] + (i[None, :] * length[:, None]) // size
     hi = start[:, None] + -((-(i[None, :] + 1) * length[:, None]) // size)
     return lo, hi
+
+
+def _check_area_crops_args(table, image_index, boxes) -> None:
+    _checks.check_real_array(table, "table", kinds="iuf")
+    _checks.check_rank(table, "table", 4, "(N, H + 1, W + 1, C)")
+    if min(_checks.shape_of(table)[:3]) < 1:
+        raise ValueError(
+            "table must be an integral_image output (N, H + 1, W + 1, C) with N "
+            f">= 1; got shape {_checks.shape_of(table)}"
+        )
+    _checks.check_rank(image_index, "image_index", 1, "(K,)")
+    _checks.check_real_array(image_index, "image_index", kinds="iu")
+    _check_boxes(boxes)
+    if _checks.shape_of(image_index)[0] != _checks.shape_of(boxes)[0]:
+        raise ValueError(
+            f"image_index must have one entry per box ({_checks.shape_of(boxes)[0]})"
+            f"; got shape {_checks.shape_of(image_index)}"
+        )
 
 
 def area_crops(table, image_index, boxes, out_h: int, out_w: int) -> jax.Array:
@@ -296,8 +317,12 @@ def area_crops(table, image_index, boxes, out_h: int, out_w: int) -> jax.Array:
     Returns:
       float32 (K, out_h, out_w, C).
     """
+    _check_area_crops_args(table, image_index, boxes)
+    out_h = _checks.check_int(out_h, "out_h", 1)
+    out_w = _checks.check_int(out_w, "out_w", 1)
+    table, image_index = jnp.asarray(table), jnp.asarray(image_index)
     _, hp1, wp1, _ = table.shape
-    boxes = boxes.astype(jnp.int32)
+    boxes = jnp.asarray(boxes).astype(jnp.int32)
     ylo, yhi = _bin_edges(boxes[:, 1], boxes[:, 3] - boxes[:, 1], out_h)
     xlo, xhi = _bin_edges(boxes[:, 0], boxes[:, 2] - boxes[:, 0], out_w)
     count = (yhi - ylo)[:, :, None] * (xhi - xlo)[:, None, :]
@@ -329,6 +354,7 @@ def crop_and_resize(image, boxes, size: int) -> jax.Array:
       float32 (K, size, size, C); K = 0 gives (0, size, size, C).
     """
     _checks.check_rank(image, "image", 3, "(H, W, C)")
+    _checks.check_real_array(image, "image")
     _check_boxes(boxes)
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
         raise ValueError(f"size must be a positive int; got {size!r}")

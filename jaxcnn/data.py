@@ -62,7 +62,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 def _read_bytes(path, name: str) -> bytes:
     """Reads a whole file, gunzipping it when it starts with the gzip magic."""
-    path = Path(path)
+    path = Path(_checks.check_path(path, name))
     if not path.is_file():
         raise FileNotFoundError(f"{name}: no such file: {str(path)!r}")
     raw = path.read_bytes()
@@ -170,7 +170,7 @@ def load_cifar10(
       ``(images, labels)`` as in ``read_cifar10_batch``, concatenated.
     """
     _checks.check_choice(split, "split", ("train", "test"))
-    data_dir = Path(data_dir)
+    data_dir = Path(_checks.check_path(data_dir, "data_dir"))
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data_dir: no such directory: {str(data_dir)!r}")
     names = CIFAR10_TRAIN_FILES if split == "train" else CIFAR10_TEST_FILES
@@ -208,7 +208,7 @@ def read_image_folder(
     """
     from PIL import Image, UnidentifiedImageError
 
-    root = Path(root)
+    root = Path(_checks.check_path(root, "root"))
     if not root.is_dir():
         raise FileNotFoundError(f"root: no such directory: {str(root)!r}")
     if size is not None:
@@ -226,7 +226,11 @@ def read_image_folder(
                     if size is not None:
                         img = img.resize((size[1], size[0]), Image.BILINEAR)
                     images.append(np.asarray(img, np.uint8))
-            except (UnidentifiedImageError, OSError) as err:
+            except (
+                UnidentifiedImageError,
+                OSError,
+                Image.DecompressionBombError,
+            ) as err:
                 raise ValueError(
                     f"root: cannot read image {str(file)!r}: {err}"
                 ) from None
@@ -339,8 +343,11 @@ def random_flip(key: jax.Array, images: jax.Array, *, axis: str = "horizontal"):
     Returns:
       ``(N, H, W, C)``, same dtype.
     """
+    _checks.check_key(key, "key")
+    _checks.check_real_array(images, "images")
     _checks.check_rank(images, "images", 4, "(N, H, W, C)")
     _checks.check_choice(axis, "axis", ("horizontal", "vertical"))
+    images = jnp.asarray(images)
     flip = jax.random.bernoulli(key, 0.5, (images.shape[0], 1, 1, 1))
     flipped = jnp.flip(images, axis=2 if axis == "horizontal" else 1)
     return jnp.where(flip, flipped, images)
@@ -368,7 +375,10 @@ def random_crop(
     Returns:
       ``(N, h, w, C)``, same dtype.
     """
+    _checks.check_key(key, "key")
+    _checks.check_real_array(images, "images")
     _checks.check_rank(images, "images", 4, "(N, H, W, C)")
+    images = jnp.asarray(images)
     h, w = _checks.as_tuple(size, 2, "size")
     ph, pw = _checks.as_tuple(padding, 2, "padding")
     _checks.check_positive((h, w), "size")

@@ -295,6 +295,11 @@ def _wide_gray_to_rgb(gray: np.ndarray, sixteen_bit: bool) -> np.ndarray:
 def encode_png(image) -> bytes:
     """Encodes an RGB image (anything :func:`to_rgb` accepts, one image) as PNG."""
     rgb = _single_image(image, "image")
+    if rgb.size == 0:
+        raise ValueError(
+            f"image must have a non-zero height and width to be encoded; got shape "
+            f"{rgb.shape}"
+        )
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -328,8 +333,14 @@ def draw_detections(image, detections, *, color=(255, 0, 0)) -> np.ndarray:
       the landmarks (green eyes, yellow nose, blue mouth corners).
     """
     rgb = _single_image(image, "image")
+    if not (hasattr(detections, "boxes") and hasattr(detections, "landmarks")):
+        raise TypeError(
+            "detections must have boxes and landmarks (e.g. a "
+            f"jaxcnn.mtcnn.Detections); got {type(detections).__name__}"
+        )
     boxes = _boxes_array(detections.boxes, "detections.boxes")
-    points = np.asarray(detections.landmarks, np.float64).reshape(-1, 5, 2)
+    points = _float_array(detections.landmarks, "detections.landmarks")
+    points = points.reshape(-1, 5, 2)
     scores = getattr(detections, "scores", None)
     if len(points) != len(boxes):
         raise ValueError(
@@ -354,9 +365,19 @@ def _draw_points(draw: ImageDraw.ImageDraw, points: np.ndarray, radius: int):
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
 
 
+def _float_array(values, name: str) -> np.ndarray:
+    """``values`` as float64, or a TypeError naming ``name``."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be an array of numbers; got {type(values).__name__}"
+        ) from None
+
+
 def _boxes_array(boxes, name: str) -> np.ndarray:
     """Checks boxes (K, 4) with finite coordinates; returns float64."""
-    array = np.asarray(boxes, dtype=np.float64)
+    array = _float_array(boxes, name)
     if array.ndim != 2 or array.shape[1] != 4:
         raise ValueError(f"{name} must have shape (K, 4); got {shape_of(boxes)}")
     if not np.isfinite(array).all():

@@ -192,6 +192,8 @@ def filter2d(image, kernel, *, padding="SAME", padding_mode="zeros"):
     check_floating(image, "image")
     check_rank(kernel, "kernel", 2, "(kH, kW)")
     check_floating(kernel, "kernel")
+    if shape_of(image)[-1] == 0:
+        raise ValueError(f"image must have C >= 1 channels; got {shape_of(image)}")
     image = jnp.asarray(image)
     channels = image.shape[-1]
     k = jnp.asarray(kernel).astype(image.dtype)

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcnn._checks import check_choice, check_rank
+from jaxcnn._checks import check_choice, check_rank, check_real_array
 
 RADIUS = 5.0
 """Half-width of the square the points live in (the Playground's plot spans -6..6
@@ -217,6 +217,7 @@ def multi_gaussian_surface(points: np.ndarray) -> np.ndarray:
     Returns:
       ``(...)`` float32 NumPy array in ``[-1, 1]``.
     """
+    check_real_array(points, "points", kinds="iuf")
     points = np.asarray(points, dtype=np.float64)
     if points.ndim < 1 or points.shape[-1] != 2:
         raise ValueError(f"points must have shape (..., 2); got {points.shape}")
@@ -295,6 +296,8 @@ def split(
         )
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.number)):
         raise TypeError(f"ratio must be a real number; got {ratio!r}")
+    if not 0 < ratio < 1:  # also refuses NaN and inf
+        raise ValueError(f"ratio must be in (0, 1); got {ratio!r}")
     n_train = round(ratio * n)
     if not 0 < ratio < 1 or not 0 < n_train < n:
         raise ValueError(
@@ -324,7 +327,12 @@ def check_features(names: Sequence[str]) -> tuple[str, ...]:
     """Validates a list of feature names and returns it as a tuple."""
     if isinstance(names, str):
         raise TypeError(f"features must be a sequence of names; got the str {names!r}")
-    names = tuple(names)
+    try:
+        names = tuple(names)
+    except TypeError:
+        raise TypeError(
+            f"features must be a sequence of names; got {names!r}"
+        ) from None
     if not names:
         raise ValueError(f"features must name at least one of {tuple(FEATURES)}")
     for name in names:
@@ -345,6 +353,7 @@ def feature_map(points, names: Sequence[str]) -> jax.Array:
       ``(..., F)`` array, ``F = len(names)``, one column per name in order.
     """
     names = check_features(names)
+    check_real_array(points, "points", kinds="f")
     if np.ndim(points) < 1 or np.shape(points)[-1] != 2:
         raise ValueError(f"points must have shape (..., 2); got {np.shape(points)}")
     points = jnp.asarray(points)

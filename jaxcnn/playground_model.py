@@ -16,6 +16,7 @@ Example::
 
 import functools
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -25,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxcnn import ops
+from jaxcnn import _checks, ops
 from jaxcnn import playground as pg
 from jaxcnn._checks import check_choice, check_rank
 
@@ -87,7 +88,7 @@ def build_mlp(
     Returns:
       The model as a :class:`Model`.
     """
-    if isinstance(hidden, (int, str)):
+    if isinstance(hidden, (int, str)) or not hasattr(hidden, "__iter__"):
         raise TypeError(f"hidden must be a sequence of ints; got {hidden!r}")
     hidden = tuple(hidden)
     if not all(isinstance(w, (int, np.integer)) and w >= 1 for w in hidden):
@@ -113,6 +114,10 @@ def _build(hidden: tuple[int, ...], activation: str, features: tuple[str, ...]):
 
 def penalty(params, l1: float = 0.0, l2: float = 0.0) -> jax.Array:
     """Weight penalty ``l1 * sum |w| + l2 * sum w^2`` over the kernels only."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of parameters; got {params!r:.80}")
+    for name, value in (("l1", l1), ("l2", l2)):
+        _checks.check_real_scalar(value, name)
     kernels = [
         leaf
         for path, leaf in jax.tree_util.tree_leaves_with_path(params)
@@ -137,16 +142,67 @@ def data_loss(task: str, outputs: jax.Array, labels: jax.Array) -> jax.Array:
       A scalar.
     """
     check_choice(task, "task", TASKS)
+    _checks.check_floating(outputs, "outputs")
+    _checks.check_real_array(labels, "labels")
+    if np.shape(labels) != np.shape(outputs) or not np.shape(outputs):
+        raise ValueError(
+            f"labels must have the shape of outputs (n,) with n >= 1, "
+            f"{np.shape(outputs)}; got {np.shape(labels)}"
+        )
+    outputs, labels = jnp.asarray(outputs), jnp.asarray(labels)
     labels = labels.astype(outputs.dtype)
     if task == "classification":
         return jnp.mean(optax.sigmoid_binary_cross_entropy(outputs, labels))
     return jnp.mean((outputs - labels) ** 2)
 
 
+_NO_VARIABLES = object()
+
+
+def _check_model_and_variables(model, variables=_NO_VARIABLES) -> None:
+    if not isinstance(model, Model):
+        raise TypeError(
+            f"model must be a playground Model (build_mlp); got {type(model).__name__}"
+        )
+    if variables is not _NO_VARIABLES and not (
+        isinstance(variables, dict) and isinstance(variables.get("params"), dict)
+    ):
+        raise TypeError(
+            f"variables must be the dict model.init returns; got {variables!r:.80}"
+        )
+
+
+def _check_pair(data, name: str) -> None:
+    """``data`` is ``(points, labels)``; see :func:`_check_data`."""
+    if not isinstance(data, tuple | list) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (points, labels); got {data!r:.80}")
+    _check_data(*data, f"{name} points", f"{name} labels")
+
+
+def _check_data(points, labels, points_name: str, labels_name: str) -> None:
+    """Float points (n, 2) and labels (n,) with n >= 1."""
+    _checks.check_real_array(points, points_name, kinds="f")
+    _checks.check_real_array(labels, labels_name)
+    check_rank(points, points_name, 2, "(n, 2)")
+    check_rank(labels, labels_name, 1, "(n,)")
+    n = np.shape(points)[0]
+    if np.shape(points)[1] != 2 or n == 0:
+        raise ValueError(
+            f"{points_name} must be (n, 2), n >= 1; got {np.shape(points)}"
+        )
+    if np.shape(labels)[0] != n:
+        raise ValueError(
+            f"{labels_name} must have one entry per point ({n}); got {np.shape(labels)}"
+        )
+
+
 def evaluate(model: Model, variables, task: str, points, labels) -> dict:
     """Returns ``{"loss": ...}`` plus ``"accuracy"`` (a fraction) for classification."""
     check_choice(task, "task", TASKS)
-    metrics = _metrics(variables, jnp.asarray(points), jnp.asarray(labels), model, task)
+    _check_model_and_variables(model, variables)
+    _check_data(points, labels, "points", "labels")
+    points = jnp.asarray(points, jnp.float32)  # the model's dtype
+    metrics = _metrics(variables, points, jnp.asarray(labels), model, task)
     return {k: float(v) for k, v in metrics.items()}
 
 
@@ -240,13 +296,10 @@ def train(
     """
     check_choice(task, "task", TASKS)
     check_choice(optimizer, "optimizer", OPTIMIZERS)
+    _check_model_and_variables(model)
     _check_train_args(steps, learning_rate, batch_size, l1, l2)
-    for name, (points, labels) in (
-        ("train_data", train_data),
-        ("test_data", test_data),
-    ):
-        check_rank(points, f"{name} points", 2, "(n, 2)")
-        check_rank(labels, f"{name} labels", 1, "(n,)")
+    _check_pair(train_data, "train_data")
+    _check_pair(test_data, "test_data")
     variables, batch_key = _init(_jax_key(key), model)
     n = np.shape(train_data[0])[0]
     batch = None if batch_size is None or batch_size >= n else int(batch_size)
@@ -364,6 +417,14 @@ def save_boundary_png(
     from matplotlib.lines import Line2D
 
     check_choice(task, "task", TASKS)
+    path = _checks.check_path(path, "path")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or os.path.isdir(path):
+        raise FileNotFoundError(f"path {path!r}: not a file in an existing folder")
+    _check_model_and_variables(model, variables)
+    _check_pair(train_data, "train_data")
+    _check_pair(test_data, "test_data")
+    _checks.check_int(resolution, "resolution", 2)
     cmap = LinearSegmentedColormap.from_list("playground", [_ORANGE, "white", _BLUE])
     ticks, surface = _surface(model, variables, task, resolution)
     lo = 0.0 if task == "classification" else -1.0

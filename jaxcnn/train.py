@@ -70,6 +70,49 @@ class TrainState(NamedTuple):
         return {"params": self.params, **self.model_state}
 
 
+def _check_model(model, name: str = "model") -> None:
+    """A ``jaxcnn.models.Model``-like object: ``init`` and ``apply`` methods."""
+    if not (
+        callable(getattr(model, "init", None))
+        and callable(getattr(model, "apply", None))
+    ):
+        raise TypeError(
+            f"{name} must be a jaxcnn.models.Model (with init and apply); got "
+            f"{type(model).__name__}"
+        )
+
+
+def _check_optimizer(optimizer) -> None:
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            "optimizer must be an optax.GradientTransformation; got "
+            f"{type(optimizer).__name__}"
+        )
+
+
+def _check_state(state) -> None:
+    if not isinstance(state, TrainState):
+        raise TypeError(
+            f"state must be a TrainState (create_train_state); got "
+            f"{type(state).__name__}"
+        )
+
+
+def _check_pair(arrays, name: str) -> None:
+    """``(images, labels)`` with the same number of rows."""
+    if not isinstance(arrays, tuple | list) or len(arrays) != 2:
+        raise TypeError(f"{name} must be a pair (images, labels); got {arrays!r:.80}")
+    for part, what in zip(arrays, ("images", "labels"), strict=True):
+        _checks.check_real_array(part, f"{name} {what}")
+        if np.ndim(part) < 1:
+            raise ValueError(f"{name} {what} must have a leading batch axis")
+    if np.shape(arrays[0])[0] != np.shape(arrays[1])[0]:
+        raise ValueError(
+            f"{name} images and labels must have the same length; got "
+            f"{np.shape(arrays[0])[0]} and {np.shape(arrays[1])[0]}"
+        )
+
+
 def create_train_state(model, optimizer, seed: int, example_x) -> TrainState:
     """Initialises a model and its optimiser from a seed.
 
@@ -86,6 +129,14 @@ def create_train_state(model, optimizer, seed: int, example_x) -> TrainState:
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int; got {seed!r}")
+    _check_model(model)
+    _check_optimizer(optimizer)
+    _checks.check_real_array(example_x, "example_x", kinds="uif")
+    _checks.check_rank(example_x, "example_x", 4, "(N, H, W, C)")
+    if min(_checks.shape_of(example_x)[1:]) < 1:
+        raise ValueError(
+            f"example_x must have H, W, C >= 1; got {_checks.shape_of(example_x)}"
+        )
     init_key, run_key = jax.random.split(jax.random.PRNGKey(int(seed)))
     variables = model.init(init_key, _as_float_images(example_x))
     params = variables["params"]
@@ -140,6 +191,8 @@ def make_train_step(
     """
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
+    _check_model(model)
+    _check_optimizer(optimizer)
     prepare = transform or (lambda key, x, train: _as_float_images(x))
 
     def train_step(state: TrainState, batch: Batch):
@@ -194,6 +247,7 @@ def make_eval_step(
     Returns sums (``loss_sum``, ``correct``, ``count``) rather than means so
     that batches of different sizes combine exactly (``evaluate``).
     """
+    _check_model(model)
     prepare = transform or (lambda key, x, train: _as_float_images(x))
 
     def eval_step(state: TrainState, batch: Batch):
@@ -222,6 +276,11 @@ def evaluate(eval_step, state: TrainState, arrays: Batch, batch_size: int) -> di
     Returns:
       ``{"loss": mean loss, "accuracy": fraction correct}`` as Python floats.
     """
+    if not callable(eval_step):
+        raise TypeError(f"eval_step must be callable; got {eval_step!r:.80}")
+    _check_state(state)
+    _check_pair(arrays, "arrays")
+    batch_size = _checks.check_int(batch_size, "batch_size", 1)
     images, labels = arrays
     loss_sum, correct, count = 0.0, 0, 0
     for start in range(0, len(labels), batch_size):
@@ -270,6 +329,13 @@ def check_compatible(saved, target, what: str = "checkpoint") -> None:
         shape or dtype, e.g. ``params/Dense_0/kernel: shape (3, 4) in the
         checkpoint, (3, 5) in the model``.
     """
+    for name, tree in (("saved", saved), ("target", target)):
+        leaves = jax.tree_util.tree_leaves(tree)
+        if not all(hasattr(x, "shape") and hasattr(x, "dtype") for x in leaves):
+            raise TypeError(
+                f"{name} must be a pytree of arrays (or shape/dtype structs); got "
+                f"{tree!r:.80}"
+            )
     have, want = _leaf_specs(saved), _leaf_specs(target)
     problems = [f"{p}: missing from the {what}" for p in sorted(want.keys() - have)]
     problems += [
@@ -480,6 +546,16 @@ def fit(
         left as it was.
       ValueError: if the checkpoint does not match ``state``.
     """
+    if not callable(train_step):
+        raise TypeError(f"train_step must be callable; got {train_step!r:.80}")
+    _check_state(state)
+    if not callable(getattr(batches, "batch", None)):
+        raise TypeError(
+            "batches must have a batch(step) method, like "
+            f"jaxcnn.data.BatchIterator; got {type(batches).__name__}"
+        )
+    if not isinstance(config, FitConfig):
+        raise TypeError(f"config must be a FitConfig; got {type(config).__name__}")
     _checks.check_positive(
         _checks.as_tuple(config.num_steps, 1, "num_steps"), "num_steps"
     )
@@ -595,6 +671,18 @@ def plot_history(
     """
     from matplotlib.figure import Figure
 
+    path = Path(_checks.check_path(path, "path"))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"path {str(path)!r}: no such directory")
+    if path.is_dir():
+        raise IsADirectoryError(f"path {str(path)!r} is a directory")
+    if not isinstance(history, list) or not all(
+        isinstance(h, dict) and "step" in h for h in history
+    ):
+        raise TypeError(
+            f"history must be a list of dicts with a step (FitResult.history); got "
+            f"{history!r:.80}"
+        )
     if not history:
         raise ValueError("history must hold at least one entry; got an empty list")
     fig = Figure(figsize=(10, 4), dpi=100)
@@ -614,11 +702,14 @@ def plot_history(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
     fig.savefig(path, format="png")
     return path
 
 
 def steps_for_epochs(epochs: float, steps_per_epoch: int) -> int:
     """``ceil(epochs * steps_per_epoch)``: the step count of a number of epochs."""
+    steps_per_epoch = _checks.check_int(steps_per_epoch, "steps_per_epoch", 1)
+    _checks.check_real_scalar(epochs, "epochs")
+    if not (math.isfinite(epochs) and epochs >= 0):
+        raise ValueError(f"epochs must be finite and >= 0; got {epochs!r}")
     return int(math.ceil(epochs * steps_per_epoch))

@@ -15,13 +15,15 @@ import inspect
 import os
 
 import jax
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jaxcnn import images, kernels, mtcnn, ops
 from tests.sweep import framework as fw
 from tests.sweep.known import KNOWN_FAULTS, known_fault
-from tests.sweep.registry import CASES, EXEMPT
+from tests.sweep.registry import CASES, EXEMPT, K4, MTCNN_PARAMS
 
 SWEPT_MODULES = (
     "jaxcnn.ops",
@@ -47,8 +49,7 @@ def public_callables(module_name: str) -> dict[str, object]:
         names = [
             n
             for n, obj in vars(module).items()
-            if not n.startswith("_")
-            and getattr(obj, "__module__", None) == module_name
+            if not n.startswith("_") and getattr(obj, "__module__", None) == module_name
         ]
     found = {}
     for name in names:
@@ -76,6 +77,12 @@ def _full_tracebacks():
     jax.config.update("jax_traceback_filtering", "off")
     yield
     jax.config.update("jax_traceback_filtering", old)
+
+
+@pytest.fixture(autouse=True)
+def _in_empty_dir(tmp_path, monkeypatch):
+    """Junk relative paths ("abc") must not litter the working tree."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -122,3 +129,42 @@ def test_known_faults_still_reproduce(key):
     assert any(fw.judge(case, s, THIS_FILE) for s in spoiled), (
         f"{key} is fixed: remove it from KNOWN_FAULTS"
     )
+
+
+# Zero-stride views: shape (1_000_000, 1_000_000, ...) without the terabytes.
+# Each call must refuse the layout from the shape alone, before converting the
+# array (an allocation that large fails at once rather than filling memory).
+HUGE = 1_000_000
+
+
+def _huge(dtype, *shape):
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
+HUGE_CALLS = {
+    "images.to_rgb (channels-first)": lambda: images.to_rgb(
+        _huge(np.uint8, 3, HUGE, HUGE)
+    ),
+    "images.encode_png (a batch)": lambda: images.encode_png(
+        _huge(np.uint8, 2, HUGE, HUGE, 3)
+    ),
+    "mtcnn.detect (channels-first)": lambda: mtcnn.detect(
+        _huge(np.uint8, 3, HUGE, HUGE)
+    ),
+    "mtcnn.pnet_apply (4 channels)": lambda: mtcnn.pnet_apply(
+        MTCNN_PARAMS.get()["pnet"], _huge(np.float32, 1, HUGE, HUGE, 4)
+    ),
+    "ops.conv (channels)": lambda: ops.conv(_huge(np.float32, 1, HUGE, HUGE, 5), K4),
+    "ops.max_pool (int dtype)": lambda: ops.max_pool(
+        _huge(np.int32, 1, HUGE, HUGE, 3), 2
+    ),
+    "kernels.filter2d (int dtype)": lambda: kernels.filter2d(
+        _huge(np.uint8, HUGE, HUGE, 3), np.ones((3, 3), np.float32)
+    ),
+}
+
+
+@pytest.mark.parametrize("what", sorted(HUGE_CALLS))
+def test_huge_arrays_are_refused_before_allocation(what):
+    with pytest.raises((ValueError, TypeError)):
+        HUGE_CALLS[what]()

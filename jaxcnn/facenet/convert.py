@@ -16,9 +16,12 @@
 """
 
 import os
+import zipfile
 
 import jax
 import numpy as np
+
+from jaxcnn import _checks
 
 _BN_LEAVES = {
     "weight": ("params", "scale"),
@@ -147,7 +150,7 @@ def load_torch_state_dict(path) -> dict:
       ImportError: if torch is not installed (``pip install jaxcnn[torch]``).
       FileNotFoundError: if ``path`` does not exist.
     """
-    path = os.fspath(path)
+    path = _checks.check_path(path, "path")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
@@ -156,7 +159,13 @@ def load_torch_state_dict(path) -> dict:
         raise ImportError(
             "reading .pt weights needs torch: pip install 'jaxcnn[torch]'"
         ) from err
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises unpickling, zip and runtime errors
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ValueError(
+            f"cannot read {path} as a PyTorch state dict: {first}"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     return state
@@ -170,6 +179,10 @@ def save_npz(path, variables, **meta: str) -> None:
       variables: a nested dict of arrays (e.g. ``{"params": ..., ...}``).
       **meta: strings stored as ``meta/<key>`` (e.g. ``arch="small"``).
     """
+    path = _checks.check_path(path, "path")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"path {path!r}: no such directory {folder!r}")
     arrays = {key: np.asarray(value) for key, value in _flat_items(variables)}
     for key, value in meta.items():
         arrays[f"meta/{key}"] = np.asarray(str(value))
@@ -192,12 +205,23 @@ def load_npz(path) -> tuple[dict, dict[str, str]]:
       FileNotFoundError: if ``path`` does not exist.
       ValueError: if the file holds object arrays (pickles are never loaded).
     """
-    path = os.fspath(path)
+    path = _checks.check_path(path, "path")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
+    try:
+        return _read_npz(path)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"cannot read {path} as .npz weights: {first}") from None
+
+
+def _read_npz(path: str) -> tuple[dict, dict[str, str]]:
     variables: dict = {}
     meta: dict[str, str] = {}
-    with np.load(path, allow_pickle=False) as data:
+    data = np.load(path, allow_pickle=False)
+    if not hasattr(data, "files"):
+        raise ValueError("a single .npy array, not an .npz archive")
+    with data:
         for key in data.files:
             parts = tuple(key.split("/"))
             if parts[0] == "meta":

@@ -39,6 +39,7 @@ def l2_normalize(x, axis: int = -1, eps: float = L2_EPS):
     """
     _checks.check_floating(x, "x")
     ndim = len(_checks.shape_of(x))
+    axis = _checks.check_int(axis, "axis")
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis must be in [{-ndim}, {ndim}); got {axis}")
     if not eps > 0:
@@ -63,6 +64,7 @@ def fixed_standardize(images):
       A float32 array of the same shape.
     """
     _checks.check_rank(images, "images", (3, 4), "(H, W, 3) or (N, H, W, 3)")
+    _checks.check_real_array(images, "images", kinds="uif")
     x = jnp.asarray(images).astype(jnp.float32)
     return (x - FIXED_MEAN) / FIXED_SCALE
 
@@ -81,6 +83,11 @@ def prewhiten(images):
       A float32 array of the same shape.
     """
     _checks.check_rank(images, "images", 4, "(N, H, W, C)")
+    _checks.check_real_array(images, "images", kinds="uif")
+    if min(_checks.shape_of(images)[1:]) == 0:
+        raise ValueError(
+            f"images must have H, W, C >= 1; got shape {_checks.shape_of(images)}"
+        )
     x = jnp.asarray(images).astype(jnp.float32)
     n = x.shape[1] * x.shape[2] * x.shape[3]
     mean = jnp.mean(x, axis=(1, 2, 3), keepdims=True)

@@ -89,6 +89,8 @@ def parse_pairs(text: str) -> list[Pair]:
       ValueError: for a bad header, a malformed line (its number is given) or a
         pair count that differs from the header's.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
     lines = [(i + 1, ln.split()) for i, ln in enumerate(text.splitlines())]
     lines = [(i, f) for i, f in lines if f]
     if not lines:
@@ -108,8 +110,12 @@ def parse_pairs(text: str) -> list[Pair]:
 
 def read_pairs(path) -> list[Pair]:
     """Reads and parses a ``pairs.txt`` file (see :func:`parse_pairs`)."""
-    with open(os.fspath(path), encoding="utf-8") as f:
-        return parse_pairs(f.read())
+    path = _checks.check_path(path, "path")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return parse_pairs(f.read())
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def image_path(root, name: str, number: int, ext: str = "jpg") -> str:
@@ -159,6 +165,7 @@ def _far_threshold(far, thresholds, far_target):
 def _check_pairs(distances, is_same, n_folds, far_target):
     _checks.check_rank(distances, "distances", 1, "(P,)")
     _checks.check_rank(is_same, "is_same", 1, "(P,)")
+    _checks.check_real_array(distances, "distances", kinds="iuf")
     d, s = np.asarray(distances, np.float64), np.asarray(is_same)
     if s.dtype != bool:
         raise TypeError(f"is_same must be a boolean array; got dtype {s.dtype}")

@@ -85,7 +85,10 @@ class Model:
 
 def count_params(tree) -> int:
     """The total number of elements over a pytree's array leaves."""
-    return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(tree))
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not all(hasattr(leaf, "shape") for leaf in leaves):
+        raise TypeError(f"tree must be a pytree of arrays; got {tree!r:.80}")
+    return sum(math.prod(leaf.shape) for leaf in leaves)
 
 
 def _plain(tree):

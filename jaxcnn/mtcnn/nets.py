@@ -12,6 +12,7 @@ does). Before their first dense layer R-Net and O-Net read the feature map in
 (Matcaffe's W x H blobs), and the shipped dense weights keep that order.
 """
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import jax
@@ -103,6 +104,7 @@ def init(rng: jax.Array, net: str) -> dict:
       net: ``"pnet"``, ``"rnet"`` or ``"onet"``.
     """
     _checks.check_choice(net, "net", tuple(ARCHITECTURES))
+    _checks.check_key(rng, "rng")
     layers = ARCHITECTURES[net]
     keys = jax.random.split(rng, len(layers))
     glorot = jax.nn.initializers.glorot_uniform()
@@ -118,7 +120,10 @@ def init(rng: jax.Array, net: str) -> dict:
 
 def count_params(params) -> int:
     """Returns the number of scalars in a parameter pytree."""
-    return sum(int(x.size) for x in jax.tree_util.tree_leaves(params))
+    leaves = jax.tree_util.tree_leaves(params)
+    if not all(hasattr(x, "size") and hasattr(x, "shape") for x in leaves):
+        raise TypeError(f"params must be a pytree of arrays; got {params!r:.80}")
+    return sum(int(x.size) for x in leaves)
 
 
 def normalize(images) -> jax.Array:
@@ -126,26 +131,53 @@ def normalize(images) -> jax.Array:
 
     ``(x - 127.5) * 0.0078125``, i.e. ``(x - 127.5) / 128``. [matlab]
     """
+    _checks.check_real_array(images, "images")
     return (jnp.asarray(images, jnp.float32) - C.PIXEL_MEAN) * C.PIXEL_SCALE
+
+
+def _check_params(params, net: str) -> None:
+    """Checks that ``params`` holds every layer of ``net``."""
+    names = [name for name, _, _ in ARCHITECTURES[net]]
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"params must be the {net} parameter dict; got {type(params).__name__}"
+        )
+    missing = [n for n in names if not isinstance(params.get(n), Mapping)]
+    if missing:
+        raise ValueError(
+            f"params must be the {net} parameter dict with layers {names}; "
+            f"missing {missing}"
+        )
+
+
+def _check_same_dtype(x, params) -> None:
+    """The input must have the dtype of the weights (no silent promotion)."""
+    want = _checks.dtype_of(params["conv1"]["kernel"])
+    if _checks.dtype_of(x) != want:
+        raise TypeError(
+            f"x must have the dtype of params ({want}); got {_checks.dtype_of(x)}"
+        )
 
 
 def _check_input(x, name: str, min_side: int, exact: bool) -> None:
     _checks.check_rank(x, name, 4, "(N, H, W, 3)")
-    n, h, w, c = _checks.shape_of(x)
+    _checks.check_floating(x, name)
+    shape = _checks.shape_of(x)
+    n, h, w, c = shape
     if c != 3:
-        raise ValueError(f"{name} must have 3 channels (N, H, W, 3); got {x.shape}")
+        raise ValueError(f"{name} must have 3 channels (N, H, W, 3); got {shape}")
     if exact and (h, w) != (min_side, min_side):
-        raise ValueError(
-            f"{name} must be (N, {min_side}, {min_side}, 3); got {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} must be (N, {min_side}, {min_side}, 3); got {shape}")
     if h < min_side or w < min_side:
-        raise ValueError(
-            f"{name} must be at least {min_side}x{min_side}; got {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} must be at least {min_side}x{min_side}; got {shape}")
 
 
 def _conv_prelu(params, x, i: int):
-    x = ops.conv(x, params[f"conv{i}"]["kernel"], params[f"conv{i}"]["bias"])
+    kernel, bias = params[f"conv{i}"]["kernel"], params[f"conv{i}"]["bias"]
+    # TODO: conv1 (3 input channels) is 1.5x to 2x slower in XLA's CPU
+    # convolution than a fused sum of shifted copies; the nets keep ops.conv so
+    # that they are built from jaxcnn.ops alone. A faster conv1 belongs in ops.
+    x = ops.conv(x, kernel, bias)
     return ops.prelu(x, params[f"prelu{i}"]["alpha"])
 
 
@@ -189,16 +221,49 @@ def pnet_apply(params: dict, x, *, valid_size=None) -> PNetOutput:
       ``PNetOutput`` with maps of size ``ceil((H - 2) / 2) - 4`` by the same in
       W: face probabilities (softmax over 2 classes) and box offsets.
     """
+    _check_params(params, "pnet")
     _check_input(x, "x", C.PNET_CELL, exact=False)
+    _check_same_dtype(x, params)
     x = _conv_prelu(params, x, 1)
     if valid_size is not None:
         # conv1 rows past h - 3 see padding; -inf keeps them out of the ceil
         # pool's last, partial window, as if that window were cut short
         x = _mask_padding(x, valid_size[0] - 2, valid_size[1] - 2)
+    return _pnet_tail(params, x)
+
+
+def _pnet_tail(params, x) -> PNetOutput:
+    """P-Net after conv1 + PReLU: pool, conv2, conv3 and the two heads."""
     x = _conv_prelu(params, _conv_prelu(params, _pool(x, 2), 2), 3)
     logits = ops.conv(x, params["conv4_1"]["kernel"], params["conv4_1"]["bias"])
     offsets = ops.conv(x, params["conv4_2"]["kernel"], params["conv4_2"]["bias"])
     return PNetOutput(ops.softmax(logits, axis=-1), offsets)
+
+
+def pnet_canvas_apply(params: dict, x, conv1_valid) -> PNetOutput:
+    """P-Net on a canvas holding several images (pyramid levels) side by side.
+
+    Each image must start at an even row and column of the canvas. conv1
+    outputs whose 3x3 window is not inside one image are set to -inf, so the
+    max pool ignores them and every image's output cells, read from the
+    canvas map at (row / 2, column / 2) of its corner, equal those of
+    ``pnet_apply`` on that image alone; cells between images are undefined.
+
+    Args:
+      params: P-Net parameters.
+      x: normalised canvases (N, H, W, 3), H, W >= 12.
+      conv1_valid: bool (H - 2, W - 2), True where the 3x3 window at that
+        top-left pixel lies inside one image.
+
+    Returns:
+      ``PNetOutput`` over the whole canvas, as ``pnet_apply``.
+    """
+    _check_params(params, "pnet")
+    _check_input(x, "x", C.PNET_CELL, exact=False)
+    _check_same_dtype(x, params)
+    x = _conv_prelu(params, x, 1)
+    x = jnp.where(conv1_valid[None, :, :, None], x, -jnp.inf)
+    return _pnet_tail(params, x)
 
 
 def _rnet_features(params, x):
@@ -210,7 +275,9 @@ def _rnet_features(params, x):
 
 def rnet_apply(params: dict, x) -> RNetOutput:
     """R-Net on normalised 24x24 crops ``x`` (N, 24, 24, 3)."""
+    _check_params(params, "rnet")
     _check_input(x, "x", C.RNET_SIZE, exact=True)
+    _check_same_dtype(x, params)
     h = _rnet_features(params, x)
     probs = ops.softmax(_dense(params, h, "dense5_1"), axis=-1)
     return RNetOutput(probs, _dense(params, h, "dense5_2"))
@@ -227,7 +294,9 @@ def _onet_features(params, x):
 
 def onet_apply(params: dict, x) -> ONetOutput:
     """O-Net on normalised 48x48 crops ``x`` (N, 48, 48, 3)."""
+    _check_params(params, "onet")
     _check_input(x, "x", C.ONET_SIZE, exact=True)
+    _check_same_dtype(x, params)
     h = _onet_features(params, x)
     probs = ops.softmax(_dense(params, h, "dense6_1"), axis=-1)
     offsets = _dense(params, h, "dense6_2")

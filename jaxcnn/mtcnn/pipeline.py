@@ -5,17 +5,18 @@ Follows the reference ``detect_face.m`` (constants and the "+1" convention in
 the conformance tests reproduce.
 
 Compilation: everything runs under ``jax.jit`` with static shapes, padded to
-buckets. Per batch shape (N, H, W) one program resamples the pyramid (no
-nets). Each pyramid level is zero-padded to a side bucket (``side_bucket``:
-64, then multiples of 32), levels of one bucket are stacked into one batch,
-and P-Net runs on it with each level's valid size masked, so levels of
-different images share P-Net programs. Candidate counts
-are rounded up to buckets (16, 24, 32, 48, 64, ..., i.e. 2**k and 1.5 * 2**k)
-for the crops and R-Net / O-Net; crops read a padded integral image whose
-shape is bucketed too. An image size seen before never compiles again, and a
-new size compiles one resampling program plus at most a few new buckets.
-The data-dependent parts (thresholding, greedy NMS, box arithmetic) run in
-vectorised NumPy on the host, between the compiled stages.
+buckets, so that an image size seen before never compiles again and a new
+size compiles at most three programs, often none. Stage 1 is one program per
+(batch size, padded image, padded canvas): the image is zero-padded to
+``side_bucket`` sides, and all pyramid levels are packed on one canvas
+(``canvas_bucket`` sides), area-resampled into it from the integral image by
+one gather whose indices are computed on the host (``_plan``), and P-Net runs
+once over the canvas with the gaps masked (``nets.pnet_canvas_apply``).
+Stages 2 and 3 are one crop-and-net program each per (padded image, candidate
+bucket: 16, 24, 32, 48, 64, ..., i.e. 2**k and 1.5 * 2**k). Host inputs go
+to the device with ``jax.device_put`` (``jnp.asarray`` would compile a copy
+per shape). The data-dependent parts (thresholding, greedy NMS, box
+arithmetic) run in vectorised NumPy on the host, between the compiled stages.
 """
 
 import functools
@@ -137,7 +138,15 @@ def pyramid(height: int, width: int, min_face_size: float, scale_factor: float):
 
     Returns:
       a list of (scale, (level_height, level_width)).
+
+    Raises:
+      TypeError, ValueError: for sizes that are not ints >= 0, a
+        ``min_face_size`` not > 0 or a ``scale_factor`` outside (0, 0.99].
     """
+    height = _checks.check_int(height, "height", 0)
+    width = _checks.check_int(width, "width", 0)
+    min_face_size = _check_number(min_face_size, "min_face_size", 0, np.inf, True)
+    scale_factor = _check_number(scale_factor, "scale_factor", 0, 0.99, True)
     scale = C.PNET_CELL / min_face_size
     side = min(height, width) * scale
     levels = []
@@ -148,83 +157,172 @@ def pyramid(height: int, width: int, min_face_size: float, scale_factor: float):
     return levels
 
 
-def _whole_image_boxes(n: int, height: int, width: int):
-    return jnp.tile(jnp.asarray([[0, 0, width, height]], jnp.int32), (n, 1))
+def _octave_bucket(side: int, steps: int) -> int:
+    """Smallest 2**k * (1 + i / steps) >= side (i < steps), at least 64."""
+    size = 64
+    while True:
+        for i in range(steps):
+            if size * (steps + i) // steps >= side:
+                return size * (steps + i) // steps
+        size *= 2
 
 
 def side_bucket(side: int) -> int:
-    """Padded side of a pyramid level or image.
+    """Padded side of an image: 64, 80, 96, 112, 128, 160, ... >= side.
 
-    64 up to 64 (small levels share one program), then multiples of 32.
+    2**k times 1, 1.25, 1.5 or 1.75: at most 25 % padding, four sizes per
+    octave, so that many image sizes share their crop programs.
     """
-    return max(64, -(-side // 32) * 32)
+    return _octave_bucket(side, 4)
 
 
-def _level_groups(sizes) -> dict:
-    """Level indices grouped by their padded (bucketed) shape."""
-    groups = {}
-    for i, (h, w) in enumerate(sizes):
-        groups.setdefault((side_bucket(h), side_bucket(w)), []).append(i)
-    return groups
+def canvas_bucket(side: int) -> int:
+    """Padded side of a P-Net canvas: 64, 72, 80, ..., 128, 144, ... >= side.
 
-
-@functools.partial(jax.jit, static_argnames=("sizes",))
-def _pyramid_levels(images, sizes):
-    """Integral image and normalised pyramid levels, padded to buckets.
-
-    The only program compiled per image size: gathers and sums, no nets.
-    Levels with the same padded shape are stacked along the batch axis, in
-    the order of ``_level_groups``. The integral image is padded by repeating
-    its last row and column, so crops reading past the image still see zeros,
-    and its padded shape is shared among image sizes.
+    Eight sizes per octave (at most 12.5 % padding): P-Net's time grows with
+    the canvas area, so finer than ``side_bucket``.
     """
-    n, height, width, _ = images.shape
-    table = jboxes.integral_image(images)
-    index = jnp.arange(n, dtype=jnp.int32)
-    whole = _whole_image_boxes(n, height, width)
-    stacks = []
-    for (hb, wb), members in _level_groups(sizes).items():
-        padded = []
-        for i in members:
-            h, w = sizes[i]
-            level = nets.normalize(jboxes.area_crops(table, index, whole, h, w))
-            padded.append(jnp.pad(level, ((0, 0), (0, hb - h), (0, wb - w), (0, 0))))
-        stacks.append(jnp.concatenate(padded))
-    grow = side_bucket(height + 1) - height - 1, side_bucket(width + 1) - width - 1
-    table = jnp.pad(table, ((0, 0), (0, grow[0]), (0, grow[1]), (0, 0)), mode="edge")
-    return table, stacks
+    return _octave_bucket(side, 8)
+
+
+def _skyline(sizes, width: int):
+    """Places rectangles (h, w) in order on a canvas ``width`` wide.
+
+    Each goes where its top is lowest (then leftmost), at even rows and
+    columns (units of 2 pixels). Returns (corners [(y, x)], height) or None
+    when a rectangle is wider than the canvas.
+    """
+    sky = np.zeros(width // 2, np.int64)
+    corners = []
+    for h, w in sizes:
+        w2 = -(-w // 2)
+        if w2 > len(sky):
+            return None
+        tops = np.lib.stride_tricks.sliding_window_view(sky, w2).max(axis=1)
+        x = int(np.argmin(tops))
+        y = int(tops[x])
+        sky[x : x + w2] = y + -(-h // 2)
+        corners.append((2 * y, 2 * x))
+    return corners, 2 * int(sky.max())
+
+
+def _pack(sizes):
+    """Canvas (bucketed height, width) and level corners of least area."""
+    widest = max(w for _, w in sizes)
+    best = None
+    width = canvas_bucket(widest)
+    while width <= max(2.5 * widest, 64):
+        packed = _skyline(sizes, width)
+        if packed is not None:
+            area = width * canvas_bucket(packed[1])
+            if best is None or area < best[0]:
+                best = (area, (canvas_bucket(packed[1]), width), packed[0])
+        width = canvas_bucket(width + 1)
+    return best[1], best[2]
+
+
+class _Plan(NamedTuple):
+    """Stage-1 layout of one image size (host arrays and device inputs)."""
+
+    scales: np.ndarray  # (L,) float32 level scales
+    corners: np.ndarray  # (L, 2) even (row, column) of each level on canvas
+    cells: np.ndarray  # (L, 2) P-Net map size of each level
+    level_map: np.ndarray  # (Hc / 2 - 5, Wc / 2 - 5) level of a cell, -1 none
+    image_shape: tuple  # (Hb, Wb) padded image
+    gather: tuple  # device (4, Hc, Wc) int32 table indices, (Hc, Wc) divisor
+    conv1_valid: jax.Array  # device bool (Hc - 2, Wc - 2)
+
+
+def _bins(n_out: int, n_in: int):
+    """Area-resampling bin edges [floor(i n_in / n_out), ceil(...)) (NumPy)."""
+    i = np.arange(n_out, dtype=np.int64)
+    return (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+
+
+# TODO: each entry holds ~21 bytes per canvas pixel on the device (about
+# 200 MB for a 4000x3000 photo); no size-aware eviction yet.
+@functools.lru_cache(maxsize=16)
+def _plan(height: int, width: int, min_face_size: float, scale_factor: float):
+    """Pyramid levels packed on one canvas, with the gathers that fill it.
+
+    Levels are area-resampled from the integral image of the image padded to
+    ``side_bucket`` sides: each canvas pixel reads four table entries. The
+    compiled stage-1 program depends only on the padded image and canvas
+    shapes, shared by many image sizes.
+    """
+    levels = pyramid(height, width, min_face_size, scale_factor)
+    sizes = [size for _, size in levels]
+    (hc, wc), corners = _pack(sizes)
+    hb, wb = side_bucket(height), side_bucket(width)
+    index = np.zeros((4, hc, wc), np.int32)
+    divisor = np.ones((hc, wc), np.float32)
+    valid = np.zeros((hc - 2, wc - 2), bool)
+    level_map = np.full((hc // 2 - 5, wc // 2 - 5), -1, np.int32)
+    cells = []
+    for k, ((h, w), (y, x)) in enumerate(zip(sizes, corners, strict=True)):
+        ylo, yhi = _bins(h, height)
+        xlo, xhi = _bins(w, width)
+        for j, (rows, cols) in enumerate(
+            ((ylo, xlo), (ylo, xhi), (yhi, xlo), (yhi, xhi))
+        ):
+            index[j, y : y + h, x : x + w] = rows[:, None] * (wb + 1) + cols
+        count = (yhi - ylo)[:, None] * (xhi - xlo)[None, :]
+        divisor[y : y + h, x : x + w] = count * jboxes._FIXED_POINT
+        valid[y : y + h - 2, x : x + w - 2] = True
+        mh, mw = -(-(h - 2) // 2) - 4, -(-(w - 2) // 2) - 4
+        level_map[y // 2 : y // 2 + mh, x // 2 : x // 2 + mw] = k
+        cells.append((mh, mw))
+    return _Plan(
+        np.asarray([scale for scale, _ in levels], np.float32),
+        np.asarray(corners, np.int64),
+        np.asarray(cells, np.int64),
+        level_map,
+        (hb, wb),
+        # device_put, not jnp.asarray: the latter compiles a copy per shape
+        (jax.device_put(index), jax.device_put(divisor)),
+        jax.device_put(valid),
+    )
 
 
 @jax.jit
-def _pnet_level(pnet_params, level, valid_h, valid_w):
-    out = nets.pnet_apply(pnet_params, level, valid_size=(valid_h, valid_w))
-    return out.probs[..., 1], out.offsets
+def _stage1_program(pnet_params, images, gather, conv1_valid):
+    """Integral image, pyramid canvas and P-Net on it, in one program.
+
+    Args:
+      pnet_params: P-Net parameters.
+      images: float32 (N, Hb, Wb, 3), zero-padded images.
+      gather: (4, Hc, Wc) int32 flat table indices of each canvas pixel's bin
+        corners (top-left, top-right, bottom-left, bottom-right) and the
+        (Hc, Wc) float32 divisor (16 * bin area, 1 off the levels).
+      conv1_valid: see ``nets.pnet_canvas_apply``.
+
+    Returns:
+      the integral image (N, Hb + 1, Wb + 1, 3) (zero padding beyond the
+      image reads as zeros, as crops need), face probabilities (N, h, w) and
+      offsets (N, h, w, 4) over the canvas.
+    """
+    index, divisor = gather
+    table = jboxes.integral_image(images)
+    flat = table.reshape(table.shape[0], -1, table.shape[3])
+    total = flat[:, index[3]] - flat[:, index[1]] - flat[:, index[2]]
+    total = total + flat[:, index[0]]
+    canvas = nets.normalize(total.astype(jnp.float32) / divisor[..., None])
+    out = nets.pnet_canvas_apply(pnet_params, canvas, conv1_valid)
+    return table, out.probs[..., 1], out.offsets
 
 
-def _stage1(pnet_params, images, sizes):
-    """Every pyramid level through P-Net; maps cropped to their valid part."""
-    n = images.shape[0]
-    table, stacks = _pyramid_levels(images, sizes)
-    maps = [None] * len(sizes)
-    for members, stack in zip(_level_groups(sizes).values(), stacks, strict=True):
-        valid = np.repeat(np.asarray([sizes[i] for i in members], np.int32), n, 0)
-        probs, offsets = _pnet_level(pnet_params, stack, valid[:, 0], valid[:, 1])
-        probs, offsets = np.asarray(probs), np.asarray(offsets)
-        for j, i in enumerate(members):
-            h, w = sizes[i]
-            mh, mw = -(-(h - 2) // 2) - 4, -(-(w - 2) // 2) - 4
-            rows = slice(j * n, (j + 1) * n)
-            maps[i] = (probs[rows, :mh, :mw], offsets[rows, :mh, :mw])
-    return table, maps
+def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
+    n, height, width, _ = batch.shape
+    padded = np.zeros((n, *shape, 3), np.float32)
+    padded[:, :height, :width] = batch
+    return padded
 
 
-@functools.partial(jax.jit, static_argnames=("size",))
-def _crops(table, image_index, boxes, size):
-    return nets.normalize(jboxes.area_crops(table, image_index, boxes, size, size))
-
-
-_rnet = jax.jit(nets.rnet_apply)
-_onet = jax.jit(nets.onet_apply)
+@functools.partial(jax.jit, static_argnames=("net", "size"))
+def _crop_and_apply(net, params, table, image_index, boxes, size):
+    """Crops boxes from integral images, resizes them to size, runs a net."""
+    crops = jboxes.area_crops(table, image_index, boxes, size, size)
+    return net(params, nets.normalize(crops))
 
 
 def bucket(count: int, minimum: int = 16) -> int:
@@ -249,13 +347,14 @@ def _run_net(net, params, table, image_index, boxes, size):
     padded = bucket(k)
     # inclusive 1-based [x1 .. x2] is the continuous 0-based box [x1 - 1, x2)
     cont = boxes.astype(np.int64) - np.array([1, 1, 0, 0])
-    crops = _crops(
+    out = _crop_and_apply(
+        net,
+        params,
         table,
-        jnp.asarray(_pad_rows(image_index.astype(np.int32), padded)),
-        jnp.asarray(_pad_rows(cont.astype(np.int32), padded)),
+        _pad_rows(image_index.astype(np.int32), padded),
+        _pad_rows(cont.astype(np.int32), padded),
         size,
     )
-    out = net(params, crops)
     return [np.asarray(a)[:k] for a in out]
 
 
@@ -314,17 +413,6 @@ def _nms_host(boxes, scores, groups, threshold: float, mode: str) -> np.ndarray:
     return keep[np.argsort(-scores[keep], kind="stable")]
 
 
-def _heatmap_boxes(probs, offsets, scale: float, threshold: float):
-    """generateBoundingBox: cells with p >= t to inclusive boxes in the image."""
-    n, r, c = np.nonzero(probs >= threshold)
-    corner = np.stack([c, r], axis=1).astype(np.float32) * C.PNET_STRIDE
-    scale32 = np.float32(scale)
-    top_left = np.floor((corner + 1) / scale32)
-    bottom_right = np.floor((corner + C.PNET_CELL) / scale32)
-    boxes = np.concatenate([top_left, bottom_right], axis=1).astype(np.float64)
-    return n, boxes, probs[n, r, c], offsets[n, r, c]
-
-
 def _calibrate(boxes, offsets, plus_one: bool):
     """Box regression: corner += offset * side (side + 1 for R-/O-Net)."""
     w = boxes[:, 2] - boxes[:, 0] + plus_one
@@ -359,16 +447,53 @@ class _Candidates(NamedTuple):
     scores: np.ndarray  # (K,)
 
 
+def _level_hits(plan: _Plan, probs, offsets, threshold: float):
+    """Canvas cells with p >= threshold, grouped by level (NumPy).
+
+    Returns (level, image, row, col in the level's map, prob, offsets), sorted
+    by level, then in (image, row, col) order within a level.
+    """
+    n, r, c = np.nonzero(probs >= threshold)
+    level = plan.level_map[r, c]
+    on = level >= 0
+    n, r, c, level = n[on], r[on], c[on], level[on]
+    order = np.argsort(level, kind="stable")
+    n, r, c, level = n[order], r[order], c[order], level[order]
+    p, reg = probs[n, r, c], offsets[n, r, c]
+    rl = r - plan.corners[level, 0] // 2
+    cl = c - plan.corners[level, 1] // 2
+    return level, n, rl, cl, p, reg
+
+
+def _heatmap_boxes(rows, cols, scale):
+    """generateBoundingBox: map cells to inclusive boxes in the image."""
+    corner = np.stack([cols, rows], axis=1).astype(np.float32) * C.PNET_STRIDE
+    scale = scale[:, None]
+    top_left = np.floor((corner + 1) / scale)
+    bottom_right = np.floor((corner + C.PNET_CELL) / scale)
+    return np.concatenate([top_left, bottom_right], axis=1).astype(np.float64)
+
+
 def _stage1_candidates(params, batch, levels, s: _Settings):
-    sizes = tuple(size for _, size in levels)
-    # float32 for every input dtype: one resampling program per shape
-    table, maps = _stage1(params["pnet"], jnp.asarray(batch, jnp.float32), sizes)
+    height, width = batch.shape[1:3]
+    plan = _plan(height, width, s.min_face_size, s.scale_factor)
+    images = _pad_images(batch, plan.image_shape)
+    table, probs, offsets = _stage1_program(
+        params["pnet"], images, plan.gather, plan.conv1_valid
+    )
+    level, n, r, c, p, reg = _level_hits(
+        plan, np.asarray(probs), np.asarray(offsets), s.thresholds[0]
+    )
+    b = _heatmap_boxes(r, c, plan.scales[level])
     found = []
-    for (scale, _), (probs, offsets) in zip(levels, maps, strict=True):
-        n, b, p, reg = _heatmap_boxes(probs, offsets, scale, s.thresholds[0])
-        keep = _nms_host(b, p, n, s.nms_thresholds[0], "union")
-        found.append((n[keep], b[keep], p[keep], reg[keep]))
-    n, b, p, reg = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    bounds = np.searchsorted(level, np.arange(len(plan.scales) + 1))
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        keep = lo + _nms_host(
+            b[lo:hi], p[lo:hi], n[lo:hi], s.nms_thresholds[0], "union"
+        )
+        found.append(keep)
+    keep = np.concatenate(found)
+    n, b, p, reg = n[keep], b[keep], p[keep], reg[keep]
     keep = _nms_host(b, p, n, s.nms_thresholds[1], "union")
     boxes = _square(_calibrate(b[keep], reg[keep].astype(np.float64), False))
     return table, _Candidates(n[keep], boxes, p[keep])
@@ -376,7 +501,9 @@ def _stage1_candidates(params, batch, levels, s: _Settings):
 
 def _stage2(params, table, cand: _Candidates, s: _Settings, shape, border):
     boxes = _border(cand.boxes, *shape, border)
-    probs, offsets = _run_net(_rnet, params["rnet"], table, cand.image, boxes, 24)
+    probs, offsets = _run_net(
+        nets.rnet_apply, params["rnet"], table, cand.image, boxes, 24
+    )
     ok = probs[:, 1] > s.thresholds[1]
     image, score = cand.image[ok], probs[ok, 1]
     boxes, offsets = cand.boxes[ok], offsets[ok].astype(np.float64)
@@ -389,7 +516,7 @@ def _stage3(params, table, cand: _Candidates, s: _Settings, shape, border):
     boxes = cand.boxes
     crop_boxes = _border(boxes, *shape, border)
     probs, offsets, marks = _run_net(
-        _onet, params["onet"], table, cand.image, crop_boxes, C.ONET_SIZE
+        nets.onet_apply, params["onet"], table, cand.image, crop_boxes, C.ONET_SIZE
     )
     ok = probs[:, 1] > s.thresholds[2]
     image, score, boxes = cand.image[ok], probs[ok, 1], boxes[ok]

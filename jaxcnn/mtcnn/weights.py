@@ -110,7 +110,13 @@ def _read_torch_net(directory: str, net: str) -> dict:
             "reading facenet-pytorch weights needs torch: pip install 'jaxcnn[torch]'"
         ) from err
     path = os.path.join(directory, f"{net}.pt")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises unpickling, zip and runtime errors
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ValueError(
+            f"cannot read {path} as a PyTorch state dict: {first}"
+        ) from None
     state = {k: v.detach().numpy() for k, v in state.items()}
     return {name: _torch_to_layer(state, name) for name, _, _ in ARCHITECTURES[net]}
 
@@ -158,9 +164,13 @@ def load_torch_params(directory: str | os.PathLike | None = None) -> dict:
     """
     if directory is None:
         directory = os.path.join(_package_dir("facenet_pytorch"), "data")
-    directory = os.fspath(directory)
+    directory = _checks.check_path(directory, "directory")
     if not os.path.isdir(directory):
         raise ValueError(f"directory must be an existing folder; got {directory!r}")
+    for net in NETS:
+        path = os.path.join(directory, f"{net}.pt")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"directory {directory!r} has no {net}.pt")
     params = {net: _read_torch_net(directory, net) for net in NETS}
     for net in NETS:
         _check_shapes(params[net], net, "facenet-pytorch")

@@ -27,7 +27,7 @@ import math
 import jax.numpy as jnp
 from jax import lax
 
-from jaxcnn._checks import check_floating, shape_of
+from jaxcnn._checks import check_floating, check_real_scalar, shape_of
 
 # SELU constants, Klambauer et al., "Self-Normalizing Neural Networks" (2017),
 # arXiv:1706.02515, eq. (14) (the values for zero mean and unit variance).
@@ -103,6 +103,7 @@ def leaky_relu(x, negative_slope=0.01):
       TypeError: if ``x`` is not floating.
     """
     x = _float(x)
+    check_real_scalar(negative_slope, "negative_slope")
     return jnp.where(x > 0, x, x * jnp.asarray(negative_slope, x.dtype))
 
 
@@ -161,6 +162,7 @@ def elu(x, alpha=1.0):
       TypeError: if ``x`` is not floating.
     """
     x = _float(x)
+    check_real_scalar(alpha, "alpha")
     w = _wide(x)
     return _elu_core(w, jnp.asarray(alpha, w.dtype)).astype(x.dtype)
 
@@ -203,6 +205,7 @@ def celu(x, alpha=1.0):
       ValueError: naming ``alpha`` if it is 0.
     """
     x = _float(x)
+    check_real_scalar(alpha, "alpha")
     if isinstance(alpha, (int, float)) and alpha == 0:
         raise ValueError(f"alpha must be non-zero for celu; got {alpha!r}")
     w = _wide(x)

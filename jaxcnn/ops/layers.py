@@ -11,6 +11,7 @@ import numpy as np
 from jaxcnn._checks import (
     check_floating,
     check_rank,
+    check_real_array,
     concrete_float,
     dtype_of,
     normalize_axes,
@@ -87,6 +88,7 @@ def flatten(x):
     Raises:
       ValueError: on a rank-0 ``x``.
     """
+    check_real_array(x, "x", kinds="buifc")
     shape = shape_of(x)
     if not shape:
         raise ValueError("x must have rank >= 1 (N, ...); got shape () (rank 0)")

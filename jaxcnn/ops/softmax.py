@@ -25,6 +25,7 @@ import optax
 
 from jaxcnn._checks import (
     check_floating,
+    check_real_array,
     concrete_float,
     dtype_of,
     normalize_axes,
@@ -213,6 +214,11 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0):
     """
     integer_labels = _check_ce_args(logits, labels)
     eps = _check_label_smoothing(label_smoothing)
+    if shape_of(logits)[-1] == 0:
+        raise ValueError(
+            f"logits must have at least one class (K >= 1); got shape "
+            f"{shape_of(logits)}"
+        )
     logits, labels = jnp.asarray(logits), jnp.asarray(labels)
     num_classes = logits.shape[-1]
     if integer_labels:
@@ -259,6 +265,7 @@ def sigmoid_binary_cross_entropy(logits, labels):
       ValueError: if ``labels`` has another shape.
     """
     check_floating(logits, "logits")
+    check_real_array(labels, "labels")
     if shape_of(labels) != shape_of(logits):
         raise ValueError(
             f"labels must have the shape of logits, {shape_of(logits)}; "

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from jaxcnn.facenet import (
     center_loss,
     contrastive_loss,
+    losses,
     pairwise_distances,
     triplet_loss,
     triplet_loss_and_stats,
@@ -156,6 +157,26 @@ def test_triplet_gradient_matches_brute_force(mining, squared):
     # |x|^2 ~ 10 per entry, so allow 1e-4.
     want = brute_gradient(x, labels, 0.5, mining, squared)
     assert_close(grad, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("mining", ["semihard", "all"])
+def test_triplet_mining_across_anchor_blocks(mining, monkeypatch):
+    """Anchors are mined in blocks of ``_ANCHOR_BLOCK``: with blocks of 3, seven
+    rows make three blocks (the last one padded) with different slot counts."""
+    monkeypatch.setattr(losses, "_ANCHOR_BLOCK", 3)
+    x = np.random.default_rng(5).normal(size=(7, 2)).astype(np.float32)
+    labels = np.array([2, 0, 2, 1, 2, 0, 2], np.int32)  # class sizes 4, 2, 1
+
+    def f(e):
+        return triplet_loss_and_stats(e, labels, margin=1.0, mining=mining)
+
+    # A shape no other test uses, so this traces afresh with the patched size.
+    (loss, stats), grad = jax.value_and_grad(f, has_aux=True)(x)
+    assert_close(loss, brute_loss(x, labels, 1.0, mining, True))
+    d = brute_distances(x, True)
+    assert int(stats["num_triplets"]) == len(brute_triplets(labels, d, mining))
+    want = brute_gradient(x, labels, 1.0, mining, True)
+    assert_close(grad, want, rtol=1e-4, atol=1e-4)  # float32 Gram trick, as above
 
 
 def test_b17_duplicate_anchor_positive_single_triplet():

@@ -178,14 +178,16 @@ def test_seen_size_never_compiles_again(params):
         lambda im=im: mtcnn.detect(im, params=params) for im in (image, image[:, ::-1])
     ]
     assert _count_compiles(again) == 0
-    # other content of the same size: at most new candidate buckets (crops and
-    # a net per stage), then nothing more for that content
-    assert _count_compiles([lambda: mtcnn.detect(noise, params=params)]) <= 4
+    # other content of the same size: at most new candidate buckets (one
+    # crop-and-net program per stage), then nothing more for that content
+    assert _count_compiles([lambda: mtcnn.detect(noise, params=params)]) <= 2
     assert _count_compiles([lambda: mtcnn.detect(noise, params=params)]) == 0
-    # a new size: one resampling program plus at most new level / candidate
-    # buckets; bounded whatever the size
+    # a new size: at most one stage-1 program (shared by all sizes with the
+    # same padded image and canvas) plus new candidate buckets
     taller = data.astronaut()[30:191, 150:300]
-    assert 1 <= _count_compiles([lambda: mtcnn.detect(taller, params=params)]) <= 8
+    assert _count_compiles([lambda: mtcnn.detect(taller, params=params)]) <= 3
+    wider = np.pad(image, ((0, 0), (0, 90), (0, 0)))  # a new canvas bucket
+    assert 1 <= _count_compiles([lambda: mtcnn.detect(wider, params=params)]) <= 3
 
 
 def test_bucket():

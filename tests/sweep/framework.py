@@ -4,7 +4,7 @@ A :class:`Case` says how to call one public function with valid arguments and
 which of them are arrays. The strategy :func:`bad_calls` draws one argument
 and one way to spoil it (wrong rank, channels-first layout, wrong dtype, NaN or
 inf, an empty axis, a non-array object, ...). :func:`check_outcome` then
-applies the rules of the sweep (see ``docs/readme/reliability.md``):
+applies the rules of the sweep (see ``docs/reliability.md``):
 
 * a result is fine, except ``None``, and except where the case *rejects*
   non-finite input (``nan="reject"``) and NaN or inf went in;
@@ -43,8 +43,11 @@ SCALAR_JUNK = (*JUNK, float("nan"), float("inf"), -1, 0, 2.5, True, (1, 2, 3))
 #: Dtypes an array argument is recast to.
 DTYPES = ("int32", "uint8", "bool", "complex64", "float16", "object", "str")
 NONFINITE = (float("nan"), float("inf"), float("-inf"))
-#: Mutations that change only the shape of an array.
-SHAPE_KINDS = ("rank+1", "rank-1", "flat", "scalar", "channels-first")
+#: Mutations that may be reported as a mismatch with another argument: shape
+#: changes, and a float dtype other than the others' (float16; a list of
+#: Python floats is float64).
+MISMATCH_KINDS = ("rank+1", "rank-1", "flat", "scalar", "channels-first")
+MISMATCH_KINDS += ("dtype float16", "list")
 
 
 class Lazy:
@@ -263,9 +266,10 @@ def exception_problems(
 def names_argument(case: Case, spoiled: Spoiled, message: str) -> bool:
     """Whether ``message`` names the spoiled argument (or the bad path)."""
     words = [re.escape(spoiled.name)]
-    if spoiled.kind in SHAPE_KINDS or spoiled.kind.startswith("empty"):
-        # A shape that does not fit another argument may be reported there
-        # (e.g. a 5-D x makes a 2-D window_shape of max_pool the wrong length).
+    if spoiled.kind in MISMATCH_KINDS or spoiled.kind.startswith("empty"):
+        # A shape or float dtype that does not fit another argument may be
+        # reported there (e.g. a 5-D x makes a 2-D window_shape of max_pool
+        # the wrong length; a float16 x makes a float32 scale the wrong dtype).
         words += [re.escape(other) for other in case.args]
     if spoiled.name in case.aliases:
         words.append(case.aliases[spoiled.name])

@@ -7,7 +7,15 @@ soon as one is fixed, so that its entry is deleted and the sweep guards it.
 
 from tests.sweep.framework import Spoiled
 
-KNOWN_FAULTS: dict[tuple[str, str, str], str] = {}
+KNOWN_FAULTS: dict[tuple[str, str, str], str] = {
+    # TODO: a channels-first example (4, 1, 28, 28) is a valid rank-4 array; the
+    # network's own pooling then fails while tracing, naming window_shape rather
+    # than example_x. Fixing it needs each architecture to state its minimum
+    # input size (Model.input_shape is only the published size).
+    ("jaxcnn.train.create_train_state", "example_x", "channels-first"): (
+        "ValueError from the model's max_pool while tracing (names window_shape)"
+    ),
+}
 
 
 def known_fault(name: str, spoiled: Spoiled) -> tuple[str, str, str] | None:

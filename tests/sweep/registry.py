@@ -120,8 +120,7 @@ MTCNN_PARAMS = Lazy(_mtcnn_params)
 # ---------------------------------------------------------------------------
 
 _UNARY = (
-    "relu relu6 selu sigmoid silu softplus mish hard_sigmoid hard_swish tanh "
-    "flatten"
+    "relu relu6 selu sigmoid silu softplus mish hard_sigmoid hard_swish tanh flatten"
 ).split()
 
 
@@ -139,7 +138,10 @@ def _ops_cases() -> dict[str, Case]:
         ops.celu, {"x": X2, "alpha": 1.0}, arrays=("x",), options=("alpha",)
     )
     cases["jaxcnn.ops.gelu"] = Case(
-        ops.gelu, {"x": X2, "approximate": True}, arrays=("x",), options=("approximate",)
+        ops.gelu,
+        {"x": X2, "approximate": True},
+        arrays=("x",),
+        options=("approximate",),
     )
     cases["jaxcnn.ops.prelu"] = Case(
         ops.prelu, {"x": X2, "alpha": _f32(5)}, arrays=("x", "alpha")
@@ -197,7 +199,8 @@ def _ops_cases() -> dict[str, Case]:
         arrays=("logits", "labels"),
     )
     cases["jaxcnn.ops.dense"] = Case(
-        ops.dense, {"x": X2, "kernel": _f32(5, 3), "bias": _f32(3)},
+        ops.dense,
+        {"x": X2, "kernel": _f32(5, 3), "bias": _f32(3)},
         arrays=("x", "kernel", "bias"),
     )
     cases["jaxcnn.ops.dropout"] = Case(
@@ -271,7 +274,9 @@ def _boxes_cases() -> dict[str, Case]:
     table = boxes.integral_image(IMAGE[None])
     return {
         b + "area": Case(boxes.area, {"boxes": BOXES}, arrays=("boxes",)),
-        b + "square_boxes": Case(boxes.square_boxes, {"boxes": BOXES}, arrays=("boxes",)),
+        b + "square_boxes": Case(
+            boxes.square_boxes, {"boxes": BOXES}, arrays=("boxes",)
+        ),
         b + "iou": Case(
             boxes.iou,
             {"a": BOXES, "b": BOXES[:2], "mode": "min"},
@@ -302,7 +307,9 @@ def _boxes_cases() -> dict[str, Case]:
             options=("height", "width"),
         ),
         b + "integral_image": Case(
-            boxes.integral_image, {"images": IMAGE[None]}, arrays=("images",),
+            boxes.integral_image,
+            {"images": IMAGE[None]},
+            arrays=("images",),
             images=("images",),
         ),
         b + "area_crops": Case(
@@ -342,11 +349,17 @@ def _images_cases() -> dict[str, Case]:
     i = "jaxcnn.images."
     return {
         i + "to_rgb": Case(
-            images.to_rgb, {"image": IMAGE_F}, arrays=("image",), images=("image",),
+            images.to_rgb,
+            {"image": IMAGE_F},
+            arrays=("image",),
+            images=("image",),
             nan="reject",
         ),
         i + "encode_png": Case(
-            images.encode_png, {"image": IMAGE}, arrays=("image",), images=("image",),
+            images.encode_png,
+            {"image": IMAGE},
+            arrays=("image",),
+            images=("image",),
             nan="reject",
         ),
         i + "draw_detections": Case(
@@ -366,7 +379,9 @@ def _images_cases() -> dict[str, Case]:
             nan="reject",
         ),
         i + "load": Case(
-            images.load, {"path": Lazy(_png_path)}, options=("path",),
+            images.load,
+            {"path": Lazy(_png_path)},
+            options=("path",),
             paths=("path",),
             errors=PATH_ERRORS,
         ),
@@ -425,7 +440,9 @@ def _mtcnn_cases() -> dict[str, Case]:
             options=("params",),
             images=("x",),
         ),
-        m + "init": Case(mtcnn.init, {"rng": KEY, "net": "pnet"}, options=("rng", "net")),
+        m + "init": Case(
+            mtcnn.init, {"rng": KEY, "net": "pnet"}, options=("rng", "net")
+        ),
         m + "count_params": Case(
             mtcnn.count_params, {"params": pnet}, options=("params",)
         ),
@@ -454,7 +471,9 @@ def _facenet_cases() -> dict[str, Case]:
     centers = _f32(3, 4)
     cases = {
         f + "l2_normalize": Case(
-            facenet.l2_normalize, {"x": EMB, "axis": -1}, arrays=("x",),
+            facenet.l2_normalize,
+            {"x": EMB, "axis": -1},
+            arrays=("x",),
             options=("axis",),
         ),
         f + "pairwise_distances": Case(
@@ -478,11 +497,15 @@ def _facenet_cases() -> dict[str, Case]:
             options=("alpha",),
         ),
         f + "fixed_standardize": Case(
-            facenet.fixed_standardize, {"images": IMAGE[None]}, arrays=("images",),
+            facenet.fixed_standardize,
+            {"images": IMAGE[None]},
+            arrays=("images",),
             images=("images",),
         ),
         f + "prewhiten": Case(
-            facenet.prewhiten, {"images": IMAGE_F[None]}, arrays=("images",),
+            facenet.prewhiten,
+            {"images": IMAGE_F[None]},
+            arrays=("images",),
             images=("images",),
         ),
         f + "evaluate_pairs": Case(
@@ -497,16 +520,21 @@ def _facenet_cases() -> dict[str, Case]:
             nan="reject",
         ),
         f + "parse_pairs": Case(
-            facenet.parse_pairs, {"text": "1 1\nAnn 1 2\nAnn 1 Bob 1\n"},
+            facenet.parse_pairs,
+            {"text": "1 1\nAnn 1 2\nAnn 1 Bob 1\n"},
             options=("text",),
         ),
         f + "read_pairs": Case(
-            facenet.read_pairs, {"path": Lazy(_pairs_path)}, options=("path",),
+            facenet.read_pairs,
+            {"path": Lazy(_pairs_path)},
+            options=("path",),
             paths=("path",),
             errors=PATH_ERRORS,
         ),
         f + "load_npz": Case(
-            facenet.load_npz, {"path": Lazy(_npz_path)}, options=("path",),
+            facenet.load_npz,
+            {"path": Lazy(_npz_path)},
+            options=("path",),
             paths=("path",),
             errors=PATH_ERRORS,
         ),
@@ -545,12 +573,16 @@ def _data_cases() -> dict[str, Case]:
     d = "jaxcnn.data."
     return {
         d + "read_idx": Case(
-            data.read_idx, {"path": Lazy(_idx_path)}, options=("path",),
+            data.read_idx,
+            {"path": Lazy(_idx_path)},
+            options=("path",),
             paths=("path",),
             errors=PATH_ERRORS,
         ),
         d + "read_cifar10_batch": Case(
-            data.read_cifar10_batch, {"path": Lazy(_cifar_path)}, options=("path",),
+            data.read_cifar10_batch,
+            {"path": Lazy(_cifar_path)},
+            options=("path",),
             paths=("path",),
             errors=PATH_ERRORS,
         ),
@@ -624,6 +656,7 @@ def _models_train_cases() -> dict[str, Case]:
             train.check_compatible,
             {"saved": {"w": X2}, "target": {"w": X2}},
             options=("saved", "target"),
+            aliases={"saved": "checkpoint", "target": "model"},
         ),
         t + "create_train_state": Case(
             train.create_train_state,
@@ -716,20 +749,27 @@ def _playground_cases() -> dict[str, Case]:
         options=("key", "ratio"),
     )
     cases[p + "check_features"] = Case(
-        playground.check_features, {"names": ("x1", "sin_x2")}, options=("names",)
+        playground.check_features,
+        {"names": ("x1", "sin_x2")},
+        options=("names",),
+        aliases={"names": "features"},
     )
     cases[p + "feature_map"] = Case(
         playground.feature_map,
         {"points": POINTS, "names": ("x1", "x1_x2")},
         arrays=("points",),
         options=("names",),
+        aliases={"names": "features"},
     )
     cases[p + "multi_gaussian_surface"] = Case(
         playground.multi_gaussian_surface, {"points": POINTS}, arrays=("points",)
     )
     m = "jaxcnn.playground_model."
     cases[m + "activation_fn"] = Case(
-        playground_model.activation_fn, {"name": "relu"}, options=("name",)
+        playground_model.activation_fn,
+        {"name": "relu"},
+        options=("name",),
+        aliases={"name": "activation"},
     )
     cases[m + "build_mlp"] = Case(
         playground_model.build_mlp,

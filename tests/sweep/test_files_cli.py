@@ -58,7 +58,9 @@ def _deny_reading(monkeypatch, path: str) -> None:
         return real_read_bytes(self)
 
     monkeypatch.setattr(builtins, "open", fake_open)
-    monkeypatch.setattr(type(__import__("pathlib").Path()), "read_bytes", fake_read_bytes)
+    monkeypatch.setattr(
+        type(__import__("pathlib").Path()), "read_bytes", fake_read_bytes
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -254,7 +256,9 @@ SIZE = 48
 def weights(tmp_path_factory):
     """A small random-weight embedding network saved as .npz."""
     model = nets.create("small", widths=(4, 8), embedding_dim=8)
-    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, SIZE, SIZE, 3)))
+    shapes = jax.eval_shape(
+        model.init, jax.random.key(0), jnp.zeros((1, SIZE, SIZE, 3))
+    )
     rng = np.random.default_rng(0)
     variables = jax.tree_util.tree_map(
         lambda s: rng.uniform(0.5, 1.5, s.shape).astype(np.float32), shapes
