@@ -330,6 +330,8 @@ def _boxes_cases() -> dict[str, Case]:
             arrays=("image", "boxes"),
             options=("size",),
             images=("image",),
+            # Every accepted dtype or shape compiles the crop program anew.
+            max_examples=40,
         ),
     }
 
@@ -440,8 +442,10 @@ def _mtcnn_cases() -> dict[str, Case]:
             options=("params",),
             images=("x",),
         ),
+        # "onet", as tests/mtcnn/test_nets.py: the eager initialisers compile
+        # once per weight shape, and a whole-suite run shares them.
         m + "init": Case(
-            mtcnn.init, {"rng": KEY, "net": "pnet"}, options=("rng", "net")
+            mtcnn.init, {"rng": KEY, "net": "onet"}, options=("rng", "net")
         ),
         m + "count_params": Case(
             mtcnn.count_params, {"params": pnet}, options=("params",)
@@ -621,11 +625,17 @@ def _data_cases() -> dict[str, Case]:
 # jaxcnn.models and jaxcnn.train
 # ---------------------------------------------------------------------------
 
-TINY_CNN = Lazy(lambda: models.build("simple_cnn", num_classes=3))
-TRAIN_X = _rng.integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
+# The tiny network and 8x8 images of tests/test_train.py: a whole-suite run
+# then compiles its initialisation once.
+TINY_CNN = Lazy(
+    lambda: models.build("simple_cnn", stages=((4,),), hidden=(8,), dropout_rate=0.1)
+)
+TRAIN_X = _f32(4, 8, 8, 1, low=0.0, high=1.0)
 TRAIN_Y = np.array([0, 1, 2, 1], np.int32)
 OPTIMIZER = optax.sgd(0.01)
-STATE = Lazy(lambda: train.create_train_state(TINY_CNN.get(), OPTIMIZER, 0, TRAIN_X))
+STATE = Lazy(
+    lambda: train.create_train_state(TINY_CNN.get(), OPTIMIZER, 0, TRAIN_X[:2])
+)
 EVAL_STEP = Lazy(lambda: jax.jit(train.make_eval_step(TINY_CNN.get())))
 TRAIN_STEP = Lazy(lambda: jax.jit(train.make_train_step(TINY_CNN.get(), OPTIMIZER)))
 HISTORY = [{"step": 1, "loss": 1.0, "accuracy": 0.5}]
@@ -664,13 +674,13 @@ def _models_train_cases() -> dict[str, Case]:
                 "model": TINY_CNN,
                 "optimizer": OPTIMIZER,
                 "seed": 0,
-                "example_x": TRAIN_X,
+                "example_x": TRAIN_X[:2],
             },
             arrays=("example_x",),
             options=("model", "optimizer", "seed"),
             images=("example_x",),
-            # Each accepted example initialises a network.
-            max_examples=60,
+            # Each accepted example initialises (and compiles) a network.
+            max_examples=20,
         ),
         t + "make_train_step": Case(
             train.make_train_step,
