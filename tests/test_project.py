@@ -44,15 +44,8 @@ def test_ci_runs_the_readme_test_command():
     assert readme[marker + 1] == "```bash"
     command = readme[marker + 2]
     assert "pytest" in command
-    result = subprocess.run(
-        ["awk", "/<!-- test-command -->/{getline; getline; print; exit}", "README.md"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.strip() == command
-    assert "README.md" in (ROOT / ".ci" / "run").read_text()
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert command in ci_lines
 
 
 def test_readme_python_example_runs():
