@@ -6,6 +6,9 @@ unpickles: CIFAR-10 is read from its binary format, IDX files byte by byte.
 
 * ``read_idx``: MNIST-style IDX files (Fashion-MNIST too), gzipped or raw.
 * ``read_cifar10_batch`` / ``load_cifar10``: the CIFAR-10 *binary* version.
+* ``load_fashion_mnist``: a Fashion-MNIST split from its four IDX files.
+* ``find_dataset``: where a named dataset is on disk (the argument, then
+  ``$JAXCNN_DATA``, then a system folder), with instructions when it is absent.
 * ``read_image_folder``: one sub-directory per class, images read with Pillow.
 * ``BatchIterator``: seeded shuffling batches whose position is a single step
   number, so a run resumes exactly where it stopped.
@@ -23,6 +26,36 @@ import numpy as np
 from jax import lax
 
 from jaxcnn import _checks
+from jaxcnn._datasets import (
+    CIFAR10_TEST_FILES,
+    CIFAR10_TRAIN_FILES,
+    DATA_ENV,
+    FASHION_MNIST_FILES,
+    SYSTEM_DATA_DIRS,
+    find_dataset,
+    idx_file,
+)
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "CIFAR10_TEST_FILES",
+    "CIFAR10_TRAIN_FILES",
+    "DATA_ENV",
+    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_FILES",
+    "IDX_DTYPES",
+    "IMAGE_SUFFIXES",
+    "SYSTEM_DATA_DIRS",
+    "BatchIterator",
+    "find_dataset",
+    "load_cifar10",
+    "load_fashion_mnist",
+    "random_crop",
+    "random_flip",
+    "read_cifar10_batch",
+    "read_idx",
+    "read_image_folder",
+]
 
 # IDX type codes -> big-endian NumPy dtypes (LeCun et al., the MNIST page,
 # "THE IDX FILE FORMAT").
@@ -54,8 +87,21 @@ CIFAR10_CLASSES = (
     "ship",
     "truck",
 )
-CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
-CIFAR10_TEST_FILES = ("test_batch.bin",)
+
+# Fashion-MNIST's label names by class id (Xiao, Rasul and Vollgraf, 2017,
+# arXiv:1708.07747, Table 1).
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -182,6 +228,65 @@ def load_cifar10(
         )
     parts = [read_cifar10_batch(f) for f in files]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def load_fashion_mnist(
+    data_dir: str | os.PathLike, split: str = "train"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reads the Fashion-MNIST training or test split from its IDX files.
+
+    Args:
+      data_dir: the folder holding ``train-images-idx3-ubyte``,
+        ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
+        ``t10k-labels-idx1-ubyte``, each gzipped (with ``.gz``, preferred when
+        both exist) or raw; e.g. what ``find_dataset("fashion-mnist")`` returns.
+      split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
+
+    Returns:
+      ``(images, labels)``: ``(N, 28, 28, 1)`` ``uint8`` grey levels and
+      ``(N,)`` ``int32`` class ids in ``[0, 10)`` (names in
+      ``FASHION_MNIST_CLASSES``). Files of the same format with another image
+      size are read as they are.
+
+    Raises:
+      FileNotFoundError: if ``data_dir`` is not a folder or lacks a file of the
+        split.
+      ValueError: if a file is not IDX, the images are not ``(N, H, W)``
+        ``uint8``, the labels not ``(N,)`` integers below 10.
+    """
+    if not isinstance(split, str):
+        raise TypeError(f"split must be 'train' or 'test'; got {split!r}")
+    _checks.check_choice(split, "split", ("train", "test"))
+    data_dir = Path(_checks.check_path(data_dir, "data_dir"))
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data_dir: no such directory: {str(data_dir)!r}")
+    paths = []
+    for stem in FASHION_MNIST_FILES[split]:
+        path = idx_file(data_dir, stem)
+        if path is None:
+            raise FileNotFoundError(
+                f"data_dir {str(data_dir)!r} holds neither {stem}.gz nor {stem} "
+                "(Fashion-MNIST, see find_dataset)"
+            )
+        paths.append(path)
+    images, labels = (read_idx(p) for p in paths)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(
+            f"data_dir: {str(paths[0])!r} must hold (N, H, W) uint8 images; got "
+            f"shape {images.shape} {images.dtype}"
+        )
+    if labels.shape != images.shape[:1] or labels.dtype.kind not in "ui":
+        raise ValueError(
+            f"data_dir: {str(paths[1])!r} must hold {images.shape[0]} integer "
+            f"labels; got shape {labels.shape} {labels.dtype}"
+        )
+    k = len(FASHION_MNIST_CLASSES)
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(
+            f"data_dir: {str(paths[1])!r}: Fashion-MNIST labels must be in "
+            f"[0, {k}); got [{labels.min()}, {labels.max()}]"
+        )
+    return images[..., None], labels.astype(np.int32)
 
 
 def read_image_folder(

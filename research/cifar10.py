@@ -9,6 +9,9 @@ Usage::
 
     python research/cifar10.py --data-dir /path/to/cifar-10-batches-bin --task cat
 
+Data lookup (``jaxcnn.data.find_dataset``): ``--data-dir`` if given (and then
+only it), else ``$JAXCNN_DATA`` or its ``cifar-10-batches-bin`` sub-folder.
+
 ``--task ten`` classifies the ten classes; ``--task cat`` learns cat (class 3)
 against the other nine and reports accuracy with the cat class's precision and
 recall (9 of 10 test images are not cats, so accuracy alone says little).
@@ -17,7 +20,6 @@ recall (9 of 10 test images are not cats, so accuracy alone says little).
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,16 +31,14 @@ import optax
 
 from jaxcnn import data, models, train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _script  # noqa: E402
+
 CAT = data.CIFAR10_CLASSES.index("cat")
 # Per-channel mean and standard deviation of the CIFAR-10 training images in
 # [0, 1] (computed from data_batch_1..5; the commonly used values).
 PIXEL_MEAN = (0.4914, 0.4822, 0.4465)
 PIXEL_STD = (0.2470, 0.2435, 0.2616)
-HOW_TO_GET = (
-    "Download cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, "
-    "unpack it and pass --data-dir .../cifar-10-batches-bin (or set JAXCNN_DATA to "
-    "the folder holding cifar-10-batches-bin)."
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,21 +59,6 @@ class Config:
     save_every: int = 1000
 
 
-def find_data_dir(data_dir=None) -> Path:
-    """``--data-dir``, else ``$JAXCNN_DATA`` (or its ``cifar-10-batches-bin``)."""
-    candidates = []
-    if data_dir is not None:
-        candidates.append(Path(data_dir))
-    elif os.environ.get("JAXCNN_DATA"):
-        env = Path(os.environ["JAXCNN_DATA"])
-        candidates += [env, env / "cifar-10-batches-bin"]
-    for candidate in candidates:
-        if (candidate / "test_batch.bin").is_file():
-            return candidate
-    tried = ", ".join(repr(str(c)) for c in candidates) or "nothing (no --data-dir)"
-    raise FileNotFoundError(f"CIFAR-10 binary files not found in {tried}. {HOW_TO_GET}")
-
-
 def relabel(labels: np.ndarray, task: str) -> np.ndarray:
     """Class ids for the task: unchanged for ``"ten"``, 1 = cat for ``"cat"``."""
     if task == "cat":
@@ -88,22 +73,6 @@ def load(data_dir: Path, task: str):
     train_x, train_y = data.load_cifar10(data_dir, "train")
     test_x, test_y = data.load_cifar10(data_dir, "test")
     return (train_x, relabel(train_y, task)), (test_x, relabel(test_y, task))
-
-
-def make_transform(config: Config):
-    """Scale, normalise per channel, and in training pad-crop and flip."""
-    mean, std = jnp.asarray(PIXEL_MEAN), jnp.asarray(PIXEL_STD)
-
-    def transform(key, images, train_mode):
-        x = (images.astype(jnp.float32) / 255.0 - mean) / std
-        if not train_mode:
-            return x
-        crop_key, flip_key = jax.random.split(key)
-        if config.crop_padding:
-            x = data.random_crop(crop_key, x, x.shape[1:3], padding=config.crop_padding)
-        return data.random_flip(flip_key, x)
-
-    return transform
 
 
 def predict(model, state, images, transform, batch_size=500) -> np.ndarray:
@@ -145,7 +114,7 @@ def train_and_evaluate(config: Config, data_dir: Path, workdir: Path, *, log=Non
     )
     schedule = optax.cosine_onecycle_schedule(num_steps, config.learning_rate)
     optimizer = optax.adamw(schedule, weight_decay=config.weight_decay)
-    transform = make_transform(config)
+    transform = _script.standard_transform(PIXEL_MEAN, PIXEL_STD, config.crop_padding)
     step = jax.jit(train.make_train_step(model, optimizer, transform=transform))
     eval_step = jax.jit(train.make_eval_step(model, transform=transform))
     state = train.create_train_state(model, optimizer, config.seed, train_set[0][:2])
@@ -192,27 +161,16 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _log(entry: dict) -> None:
-    text = " ".join(
-        f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()
-    )
-    print(text, file=sys.stderr, flush=True)
-
-
 def main(argv=None) -> int:
     """Runs the experiment and prints the summary as JSON."""
     args = parse_args(argv)
-    names = {f.name for f in dataclasses.fields(Config)}
-    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    config = Config(**overrides)
-    try:
-        data_dir = find_data_dir(args.data_dir)
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    summary = train_and_evaluate(config, data_dir, Path(args.out), log=_log)
-    print(json.dumps(summary, indent=2))
-    return 0
+
+    def experiment(config, data_dir):
+        return train_and_evaluate(
+            config, data_dir, Path(args.out), log=_script.log_entry
+        )
+
+    return _script.run_experiment(args, Config, "cifar-10", experiment)
 
 
 if __name__ == "__main__":

@@ -267,3 +267,152 @@ def test_augmentations_jit():
     images = np.ones((2, 6, 6, 1), np.float32)
     f = jax.jit(lambda k, x: data.random_flip(k, data.random_crop(k, x, 4, padding=2)))
     assert f(jax.random.PRNGKey(0), images).shape == (2, 4, 4, 1)
+
+
+# ---------------------------------------------------------------------------
+# Fashion-MNIST and the dataset lookup
+
+
+def write_fashion(root, n_train=3, n_test=2, compress=True, side=28):
+    """The four Fashion-MNIST IDX files with random pixels; returns the arrays."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    arrays = {}
+    for prefix, split, n in (("train", "train", n_train), ("t10k", "test", n_test)):
+        x = rng.integers(0, 256, (n, side, side), dtype=np.uint8)
+        y = rng.integers(0, 10, n).astype(np.uint8)
+        suffix = ".gz" if compress else ""
+        write_idx(root / f"{prefix}-images-idx3-ubyte{suffix}", x, compress=compress)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte{suffix}", y, compress=compress)
+        arrays[split] = (x, y)
+    return arrays
+
+
+@pytest.fixture
+def no_search(monkeypatch, tmp_path):
+    """No $JAXCNN_DATA and no system folder: the search finds nothing."""
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setitem(data.SYSTEM_DATA_DIRS, "fashion-mnist", (tmp_path / "sys",))
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_load_fashion_mnist_round_trip(tmp_path, compress):
+    arrays = write_fashion(tmp_path, compress=compress)
+    for split in ("train", "test"):
+        x, y = data.load_fashion_mnist(tmp_path, split)
+        assert x.shape == (len(arrays[split][0]), 28, 28, 1) and x.dtype == np.uint8
+        assert y.dtype == np.int32
+        np.testing.assert_array_equal(x[..., 0], arrays[split][0])
+        np.testing.assert_array_equal(y, arrays[split][1])
+
+
+def test_load_fashion_mnist_prefers_gzip_and_checks_files(tmp_path):
+    arrays = write_fashion(tmp_path)
+    raw = tmp_path / "t10k-labels-idx1-ubyte"
+    write_idx(raw, np.array([9, 9], np.uint8))  # ignored: the .gz file wins
+    np.testing.assert_array_equal(
+        data.load_fashion_mnist(tmp_path, "test")[1], arrays["test"][1]
+    )
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 2, 3], np.uint8))
+    with pytest.raises(ValueError, match="2 integer labels"):
+        data.load_fashion_mnist(tmp_path, "test")
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 10], np.uint8))
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 10\)"):
+        data.load_fashion_mnist(tmp_path, "test")
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((3, 28), np.uint8))
+    with pytest.raises(ValueError, match=r"\(N, H, W\) uint8 images"):
+        data.load_fashion_mnist(tmp_path)
+    (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="train-labels-idx1-ubyte"):
+        data.load_fashion_mnist(tmp_path, "train")
+
+
+def test_load_fashion_mnist_bad_arguments(tmp_path):
+    write_fashion(tmp_path)
+    with pytest.raises(ValueError, match="split"):
+        data.load_fashion_mnist(tmp_path, "val")
+    with pytest.raises(TypeError, match="split"):
+        data.load_fashion_mnist(tmp_path, 0)
+    with pytest.raises(TypeError, match="data_dir"):
+        data.load_fashion_mnist(3, "train")
+    with pytest.raises(FileNotFoundError, match="data_dir"):
+        data.load_fashion_mnist(tmp_path / "none", "train")
+
+
+def test_fashion_mnist_classes():
+    # Xiao et al. (2017), Table 1: label 0 is T-shirt/top, 9 is Ankle boot.
+    assert len(data.FASHION_MNIST_CLASSES) == 10
+    assert data.FASHION_MNIST_CLASSES[0] == "T-shirt/top"
+    assert data.FASHION_MNIST_CLASSES[5] == "Sandal"
+    assert data.FASHION_MNIST_CLASSES[9] == "Ankle boot"
+
+
+def test_find_dataset_explicit_dir_is_used_and_never_falls_back(tmp_path, monkeypatch):
+    given, env = tmp_path / "given", tmp_path / "env"
+    write_fashion(given, compress=False)  # raw files count too
+    write_fashion(env)
+    monkeypatch.setenv(data.DATA_ENV, str(env))
+    assert data.find_dataset("fashion-mnist", given) == given
+    assert data.find_dataset("fashion-mnist", str(given)) == given
+    (given / "t10k-images-idx3-ubyte").unlink()
+    with pytest.raises(FileNotFoundError, match="data_dir") as err:
+        data.find_dataset("fashion-mnist", given)  # env holds them: not used
+    assert "lacks t10k-images-idx3-ubyte[.gz]" in str(err.value)
+    assert str(given) in str(err.value)
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        data.find_dataset("fashion-mnist", given / "train-images-idx3-ubyte")
+
+
+def test_find_dataset_search_order(tmp_path, monkeypatch, no_search):
+    root, system = tmp_path / "root", tmp_path / "sys"
+    write_fashion(root / "fashion-mnist")
+    write_fashion(system)
+    assert data.find_dataset("fashion-mnist") == system  # no $JAXCNN_DATA
+    monkeypatch.setenv(data.DATA_ENV, str(root))
+    assert data.find_dataset("fashion-mnist") == root / "fashion-mnist"
+    write_fashion(root)
+    assert data.find_dataset("fashion-mnist") == root  # the folder itself first
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "elsewhere"))
+    assert data.find_dataset("fashion-mnist") == system  # env lacks them
+    monkeypatch.setenv(data.DATA_ENV, "")
+    assert data.find_dataset("fashion-mnist") == system  # empty counts as unset
+
+
+def test_find_dataset_cifar10(tmp_path, monkeypatch, no_search):
+    batches = tmp_path / "cifar-10-batches-bin"
+    batches.mkdir()
+    with pytest.raises(FileNotFoundError, match="not set"):
+        data.find_dataset("cifar-10")  # no env, and no system folder for it
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="cifar-10-binary.tar.gz"):
+        data.find_dataset("cifar-10")
+    (batches / "test_batch.bin").write_bytes(b"")
+    assert data.find_dataset("cifar-10") == batches
+    monkeypatch.setenv(data.DATA_ENV, str(batches))
+    assert data.find_dataset("cifar-10") == batches
+    assert data.find_dataset("cifar-10", batches) == batches
+
+
+def test_find_dataset_error_says_where_it_looked_and_how_to_get(
+    tmp_path, monkeypatch, no_search
+):
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "d"))
+    with pytest.raises(FileNotFoundError) as err:
+        data.find_dataset("fashion-mnist")
+    message = str(err.value)
+    assert message.startswith("Fashion-MNIST files not found in ")
+    for where in ("d", "d/fashion-mnist", "sys"):
+        assert repr(str(tmp_path / where)) in message
+    assert "github.com/zalandoresearch/fashion-mnist" in message
+    assert "dataset-fashion-mnist" in message and "/usr/share/datasets" in message
+    assert "data_dir" in message and "--data-dir" in message
+    assert f"JAXCNN_DATA is {str(tmp_path / 'd')!r}" in message
+
+
+def test_find_dataset_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="name"):
+        data.find_dataset("mnist", tmp_path)
+    with pytest.raises(TypeError, match="name"):
+        data.find_dataset(None, tmp_path)
+    with pytest.raises(TypeError, match="data_dir"):
+        data.find_dataset("cifar-10", 3)

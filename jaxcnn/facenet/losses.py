@@ -95,11 +95,22 @@ def pairwise_distances(embeddings, *, squared: bool = True):
       TypeError: if ``embeddings`` is not floating.
     """
     _check_embeddings(embeddings)
-    x = jnp.asarray(embeddings)
+    return _distances(jnp.asarray(embeddings), squared, symmetric=True)
+
+
+def _distances(x, squared: bool, symmetric: bool):
+    """:func:`pairwise_distances` without the checks.
+
+    ``symmetric=False`` skips the exact symmetrisation, whose transposed read of
+    a ``(B, B)`` matrix (forward and backward) costs more than the Gram matmul
+    itself on CPU (B = 1,800): the triplet losses read each anchor's row only,
+    so they do not need it.
+    """
     gram = jnp.matmul(x, x.T, precision=lax.Precision.HIGHEST)
     sq_norms = jnp.sum(x * x, axis=1)
     d2 = sq_norms[:, None] - 2.0 * gram + sq_norms[None, :]
-    d2 = 0.5 * (d2 + d2.T)  # exact symmetry: the matmul need not be symmetric
+    if symmetric:  # exact symmetry: the matmul need not be symmetric
+        d2 = 0.5 * (d2 + d2.T)
     d2 = jnp.maximum(d2, 0.0)
     d2 = jnp.where(jnp.eye(x.shape[0], dtype=bool), jnp.zeros((), d2.dtype), d2)
     return d2 if squared else _safe_sqrt(d2)
@@ -124,9 +135,11 @@ def _masked_mean(values, mask):
     return total / jnp.maximum(count, 1).astype(total.dtype), count
 
 
-#: Anchors mined together. Each block loops only up to its own largest class;
-#: blocks of 32 to 1,800 anchors timed alike on the 2-core CPU (B = 1,800).
-_ANCHOR_BLOCK = 64
+#: Anchors per block and positive slots per step of the mining loops. A block's
+#: rows (8 x B distances) stay in cache while a group of slots scans them; other
+#: sizes timed slower on the 2-core CPU at B = 1,800 (``benchmarks/triplet.py``).
+_ANCHOR_BLOCK = 8
+_SLOT_GROUP = 16
 
 
 def _positive_slots(labels):
@@ -159,18 +172,19 @@ def _mine_blocks(labels, rows, fills, body, init):
       labels: ``(B,)`` labels.
       rows: tuple of arrays with ``B`` rows (per-anchor data, no gradient).
       fills: one padding value per entry of ``rows`` for the last block.
-      body: ``body(block_rows, p, valid, carry) -> carry`` for one slot, where
-        ``p`` holds the block's anchors' positives (column indices) and
-        ``valid`` whether they exist.
+      body: ``body(block_rows, p, valid, carry) -> carry`` for one group of
+        slots, where ``p`` (shape ``(n, G)``) holds the block's anchors'
+        positives (column indices) and ``valid`` whether they exist.
       init: ``init(n) -> carry`` for a block of ``n`` anchors.
 
     Returns:
       The final carries stacked over blocks (leading axis: block).
 
     The slot count is data-dependent (a ``while`` loop per block, as many trips
-    as the block's largest ``|P(a)|``), so traced labels work and no static
-    bound is needed: the work is ``O(B^2 max|P(a)|)``, the memory ``O(B^2)``.
-    The loops are not differentiated: callers rebuild the gradient.
+    as the block's largest ``|P(a)|`` needs groups of ``G`` slots), so traced
+    labels work and no static bound is needed: the work is
+    ``O(B^2 max|P(a)|)``, the memory ``O(B^2)``. The loops are not
+    differentiated: callers rebuild the gradient.
     """
     b = labels.shape[0]
     order, start, count, own = _positive_slots(labels)
@@ -182,18 +196,21 @@ def _mine_blocks(labels, rows, fills, body, init):
         x = jnp.pad(x, pad, constant_values=fill)
         return x.reshape((blocks, n) + x.shape[1:])
 
-    slots = tuple(split(x, 0) for x in (start, count, own))
+    slots = tuple(split(x, 0)[..., None] for x in (start, count, own))
     per_row = tuple(split(x, f) for x, f in zip(rows, fills, strict=True))
+    group = jnp.arange(_SLOT_GROUP, dtype=order.dtype)
 
     def one_block(args):
         (start, count, own), block_rows = args
 
-        def step(j, carry):
+        def step(g, carry):
+            j = g * _SLOT_GROUP + group  # (n, G) slot numbers
             k = start + j + (j >= own).astype(start.dtype)  # skip the anchor
             p = order[jnp.minimum(k, b - 1)]
             return body(block_rows, p, j < count, carry)
 
-        return lax.fori_loop(0, jnp.max(count, initial=0), step, init(n))
+        trips = -(-jnp.max(count, initial=0) // _SLOT_GROUP)
+        return lax.fori_loop(0, trips, step, init(n))
 
     return lax.map(one_block, (slots, per_row))
 
@@ -226,12 +243,11 @@ def _with_gradient(value, weights, dist, extra):
 def _semihard(dist, positive, negative, margin, labels):
     """Paper-style semi-hard mining (FN-paper section 3.2, SPECS B6 [TFA]).
 
-    Sort-free: for each positive slot one masked min over the negatives (and
-    one more pass for its first index) finds, for a block of anchors at once,
-    the closest negative farther than that slot's positive (cost: see
-    :func:`_mine_blocks`). The carry ``weights`` counts how often each distance
-    enters an active term (+1 as
-    ``d(a, p)``, -1 as ``d(a, n)``); the gradient is rebuilt from it.
+    Sort-free: for a group of positive slots of a block of anchors, one masked
+    min over the negatives finds the closest negative farther than each slot's
+    positive, and one more min its first column (ties: like a stable sort).
+    The carry ``weights`` counts how often each distance enters an active term
+    (+1 as ``d(a, p)``, -1 as ``d(a, n)``); the gradient is rebuilt from it.
     """
     del positive  # the slots enumerate the positives
     acc = _count_dtype(dist)  # mining in float32 is exact for narrower floats
@@ -240,26 +256,26 @@ def _semihard(dist, positive, negative, margin, labels):
     # Non-negatives get -1 < any d(a, p) >= 0: they are never "farther".
     neg_only = jnp.where(negative, fixed, -1.0)
     farthest = jnp.argmax(jnp.where(negative, fixed, -jnp.inf), axis=1)
+    farthest_d = jnp.take_along_axis(neg_only, farthest[:, None], axis=1)[:, 0]
     has_negative = jnp.any(negative, axis=1)
 
     def body(block_rows, p, valid, carry):
-        fixed_rows, neg_rows, farthest, has_negative = block_rows
+        fixed_rows, neg_rows, farthest, farthest_d, has_negative = block_rows
         weights, total, n_pairs, n_active = carry
-        r = jnp.arange(p.shape[0])
-        d_ap = fixed_rows[r, p]
-        keyed = jnp.where(neg_rows > d_ap[:, None], neg_rows, jnp.inf)
-        d_an = jnp.min(keyed, axis=1)
-        # The first such negative (ties: like a stable sort), else the farthest.
-        columns = jnp.arange(keyed.shape[1], dtype=p.dtype)
-        first = jnp.min(
-            jnp.where(keyed == d_an[:, None], columns, keyed.shape[1]), axis=1
-        )
+        d_ap = jnp.take_along_axis(fixed_rows, p, axis=1)  # (n, G)
+        candidates = neg_rows[:, None, :]  # (n, 1, B) against (n, G, 1)
+        farther = candidates > d_ap[..., None]
+        d_an = jnp.min(jnp.where(farther, candidates, jnp.inf), axis=2)
+        columns = lax.broadcasted_iota(p.dtype, candidates.shape, 2)
+        b = candidates.shape[2]
+        first = jnp.min(jnp.where(candidates == d_an[..., None], columns, b), axis=2)
         found = jnp.isfinite(d_an)
-        n = jnp.where(found, first, farthest)
-        d_an = jnp.where(found, d_an, neg_rows[r, farthest])
+        n = jnp.where(found, first, farthest[:, None])
+        d_an = jnp.where(found, d_an, farthest_d[:, None])
         terms = jnp.maximum(d_ap - d_an + m, 0.0)
-        valid = valid & has_negative
+        valid = valid & has_negative[:, None]
         active = (valid & (terms > 0)).astype(weights.dtype)
+        r = jnp.arange(p.shape[0])[:, None]
         return (
             weights.at[r, p].add(active).at[r, n].add(-active),
             total + jnp.sum(jnp.where(valid, terms, 0.0)),
@@ -272,9 +288,9 @@ def _semihard(dist, positive, negative, margin, labels):
         weights = jnp.zeros((n,) + fixed.shape[1:], acc)
         return weights, jnp.zeros((), fixed.dtype), zero, zero
 
-    rows = (fixed, neg_only, farthest, has_negative)
+    rows = (fixed, neg_only, farthest, farthest_d, has_negative)
     weights, total, n_pairs, n_active = _mine_blocks(
-        labels, rows, (0.0, -1.0, 0, False), body, init
+        labels, rows, (0.0, -1.0, 0, 0.0, False), body, init
     )
     n_pairs, n_active = jnp.sum(n_pairs), jnp.sum(n_active)
     weights = _unblock(weights, dist.shape[0])
@@ -305,8 +321,8 @@ def _all(dist, positive, negative, margin, labels):
 
     Sort-free like :func:`_semihard`: for each positive slot, with
     ``t = d(a, p) + margin``, every negative with ``d(a, n) < t`` contributes
-    ``t - d(a, n)``: one elementwise pass and row sums over a block of anchors
-    per slot (cost in :func:`_mine_blocks`).
+    ``t - d(a, n)``: one elementwise pass and its sums over a group of slots of
+    a block of anchors (cost in :func:`_mine_blocks`).
     """
     acc = _count_dtype(dist)  # mining in float32 is exact for narrower floats
     fixed = lax.stop_gradient(dist).astype(acc)
@@ -316,14 +332,16 @@ def _all(dist, positive, negative, margin, labels):
     def body(block_rows, p, valid, carry):
         fixed_rows, neg_rows = block_rows
         weights, total, n_active = carry
-        r = jnp.arange(p.shape[0])
-        threshold = jnp.where(valid, fixed_rows[r, p] + m, -jnp.inf)
-        below = neg_rows < threshold[:, None]
-        gaps = jnp.where(below, threshold[:, None] - neg_rows, 0.0)
-        counts = jnp.sum(below, axis=1)
-        weights = weights - below.astype(weights.dtype)
+        d_ap = jnp.take_along_axis(fixed_rows, p, axis=1)  # (n, G)
+        threshold = jnp.where(valid, d_ap + m, -jnp.inf)[..., None]
+        candidates = neg_rows[:, None, :]  # (n, 1, B) against (n, G, 1)
+        below = candidates < threshold
+        gaps = jnp.sum(jnp.where(below, threshold - candidates, 0.0))
+        counts = jnp.sum(below, axis=2)  # (n, G)
+        weights = weights - jnp.sum(below, axis=1).astype(weights.dtype)
+        r = jnp.arange(p.shape[0])[:, None]
         weights = weights.at[r, p].add(counts.astype(weights.dtype))
-        return weights, total + jnp.sum(gaps), n_active + jnp.sum(counts)
+        return weights, total + gaps, n_active + jnp.sum(counts)
 
     def init(n):
         weights = jnp.zeros((n,) + fixed.shape[1:], acc)
@@ -381,7 +399,7 @@ def _triplet_core(embeddings, labels, margin, mining, squared):
 
     Compiled once per shape: eager dispatch of the mining ops is slow.
     """
-    dist = pairwise_distances(embeddings, squared=squared)
+    dist = _distances(embeddings, squared, symmetric=False)
     positive, negative = _masks(labels)
     loss, n_triplets, n_positive = _MINERS[mining](
         dist, positive, negative, margin, labels
@@ -424,9 +442,9 @@ def triplet_loss(
     or triplet (all labels equal, or all distinct) the loss is 0.0 with a zero
     gradient (cases B17, B18).
 
-    Cost: ``"semihard"`` and ``"all"`` visit each anchor's positives one slot at
-    a time (the labels are sorted once so each class is contiguous) and scan
-    the negatives once per slot, with no sort of the ``(B, B)`` distances:
+    Cost: ``"semihard"`` and ``"all"`` visit each anchor's positives in groups of
+    slots (the labels are sorted once so each class is contiguous) and scan
+    the negatives once or twice per slot, with no sort of the ``(B, B)`` distances:
     ``O(B^2 K)`` time for at most ``K`` examples per identity, ``O(B^2)``
     memory. The number of slots is found at run time, so labels may be traced
     (inside the caller's ``jit``) and any label layout gives the exact answer;

@@ -16,9 +16,10 @@ With ``--lfw DIR --weights FILE`` it instead runs the LFW protocol with a
 pretrained network (e.g. facenet-pytorch's VGGFace2 state dict) on aligned
 crops ``DIR/<name>/<name>_<nnnn>.{jpg,png}`` and ``DIR/pairs.txt``.
 
-Data lookup for Fashion-MNIST: ``--data-dir``, then ``$JAXCNN_DATA`` (the
-directory itself or its ``fashion-mnist`` subdirectory), then
-``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``).
+Data lookup for Fashion-MNIST (``jaxcnn.data.find_dataset``): ``--data-dir`` if
+given (and then only it), else ``$JAXCNN_DATA`` (the directory itself or its
+``fashion-mnist`` subdirectory), then ``/usr/share/datasets/fashion-mnist``
+(Debian's ``dataset-fashion-mnist``).
 """
 
 import argparse
@@ -34,8 +35,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # facenet_config; research/_script
 
+import _script  # noqa: E402
 from facenet_config import Config, get_config  # noqa: E402
 
 from jaxcnn import data as jdata  # noqa: E402
@@ -49,61 +52,10 @@ from jaxcnn.facenet import (  # noqa: E402
 from jaxcnn.models import Model  # noqa: E402
 
 LOG = logging.getLogger("facenet")
-FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
-HOW_TO_GET = (
-    "Fashion-MNIST not found. Pass --data-dir DIR (or set JAXCNN_DATA) to a "
-    "directory holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (gzipped or not), "
-    "from https://github.com/zalandoresearch/fashion-mnist or Debian's "
-    "'dataset-fashion-mnist' package (installs to " + DEBIAN_DIR + ")."
-)
 
 
 # ---------------------------------------------------------------------------
 # Data
-
-
-def _has_files(directory: str) -> bool:
-    return all(_find_file(directory, name) for pair in FILES.values() for name in pair)
-
-
-def _find_file(directory: str, name: str) -> str | None:
-    for candidate in (name + ".gz", name):
-        path = os.path.join(directory, candidate)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
-def find_data_dir(data_dir: str | None) -> str:
-    """The Fashion-MNIST directory: ``data_dir``, ``$JAXCNN_DATA``, Debian's.
-
-    Raises:
-      FileNotFoundError: saying where it looked and how to get the files.
-    """
-    candidates = []
-    if data_dir:
-        candidates.append(data_dir)
-    env = os.environ.get("JAXCNN_DATA")
-    if env:
-        candidates += [env, os.path.join(env, "fashion-mnist")]
-    candidates.append(DEBIAN_DIR)
-    for directory in candidates:
-        if os.path.isdir(directory) and _has_files(directory):
-            return directory
-    raise FileNotFoundError(f"{HOW_TO_GET} Looked in: {', '.join(candidates)}")
-
-
-def load_split(directory: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, 28, 28, 1)`` uint8 and labels ``(N,)`` int32."""
-    image_file, label_file = (_find_file(directory, n) for n in FILES[split])
-    images = jdata.read_idx(image_file)[..., None]
-    labels = jdata.read_idx(label_file).astype(np.int32)
-    return images, labels
 
 
 def select_classes(images, labels, classes):
@@ -282,10 +234,12 @@ def verification(embeddings, pairs, n_folds: int) -> dict:
 # The two protocols
 
 
-def run_fashion(cfg: Config, data_dir: str) -> dict:
+def run_fashion(cfg: Config, data_dir: str | os.PathLike) -> dict:
     """Triplet model vs softmax baseline on unseen Fashion-MNIST classes."""
-    train_x, train_y = select_classes(*load_split(data_dir, "train"), cfg.train_classes)
-    test_x, test_y = load_split(data_dir, "test")
+    train_x, train_y = select_classes(
+        *jdata.load_fashion_mnist(data_dir, "train"), cfg.train_classes
+    )
+    test_x, test_y = jdata.load_fashion_mnist(data_dir, "test")
     eval_x, eval_y = select_classes(test_x, test_y, cfg.eval_classes)
     seen_x, seen_y = select_classes(test_x, test_y, cfg.train_classes)
     batches = IdentityBatches(
@@ -414,10 +368,9 @@ def main(argv=None) -> dict:
             mining=args.mining,
             seed=args.seed,
         )
-        try:
-            data_dir = find_data_dir(args.data_dir)
-        except FileNotFoundError as err:
-            raise SystemExit(str(err)) from None
+        data_dir = _script.find_data("fashion-mnist", args.data_dir)
+        if data_dir is None:
+            raise SystemExit(2)
         LOG.info("config %s; data %s; devices %s", cfg, data_dir, jax.devices())
         results = run_fashion(cfg, data_dir)
     results["wall_s"] = time.perf_counter() - start

@@ -161,9 +161,11 @@ def test_triplet_gradient_matches_brute_force(mining, squared):
 
 @pytest.mark.parametrize("mining", ["semihard", "all"])
 def test_triplet_mining_across_anchor_blocks(mining, monkeypatch):
-    """Anchors are mined in blocks of ``_ANCHOR_BLOCK``: with blocks of 3, seven
-    rows make three blocks (the last one padded) with different slot counts."""
+    """Anchors are mined in blocks of ``_ANCHOR_BLOCK``, positives in groups of
+    ``_SLOT_GROUP`` slots: with blocks of 3 and groups of 2, seven rows make
+    three blocks (the last one padded), each needing two groups of slots."""
     monkeypatch.setattr(losses, "_ANCHOR_BLOCK", 3)
+    monkeypatch.setattr(losses, "_SLOT_GROUP", 2)
     x = np.random.default_rng(5).normal(size=(7, 2)).astype(np.float32)
     labels = np.array([2, 0, 2, 1, 2, 0, 2], np.int32)  # class sizes 4, 2, 1
 

@@ -1,10 +1,6 @@
 """Smoke test of research/facenet/train.py on tiny synthetic IDX and LFW data."""
 
-import gzip
-import importlib.util
 import json
-import struct
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -13,23 +9,12 @@ import pytest
 from PIL import Image
 
 from jaxcnn.facenet import nets
-
-SCRIPT = Path(__file__).parents[2] / "research" / "facenet" / "train.py"
+from tests.research.scripts import load_script, write_idx_gz
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("facenet_research_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
-    header += struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
+    return load_script("facenet/train.py")
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +25,8 @@ def idx_dir(tmp_path_factory):
     labels = np.repeat(np.arange(10), 4)
     images = rng.integers(0, 40, (40, 8, 8)) + 20 * labels[:, None, None]
     for prefix in ("train", "t10k"):
-        _write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images)
-        _write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
+        write_idx_gz(root / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx_gz(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
     return root
 
 
@@ -57,13 +42,13 @@ def test_fashion_protocol_runs_end_to_end(script, idx_dir, tmp_path):
     assert json.loads(out.read_text())["triplet"] == results["triplet"]
 
 
-def test_data_lookup(script, idx_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(script, "DEBIAN_DIR", str(tmp_path / "none"))
-    monkeypatch.delenv("JAXCNN_DATA", raising=False)
-    with pytest.raises(FileNotFoundError, match="--data-dir"):
-        script.find_data_dir(str(tmp_path))
-    monkeypatch.setenv("JAXCNN_DATA", str(idx_dir))
-    assert script.find_data_dir(None) == str(idx_dir)
+def test_missing_data_stops_with_instructions(script, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        script.main(["--data-dir", str(tmp_path), "--steps", "1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Fashion-MNIST files not found")
+    assert str(tmp_path) in err and "dataset-fashion-mnist" in err
 
 
 def test_identity_batches_are_balanced_and_deterministic(script):

@@ -1,25 +1,13 @@
 """End to end test of research/cifar10.py on a tiny fixture in the binary format."""
 
-import importlib.util
 import json
-import pathlib
 
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.research.scripts import load_script
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f"research_{name}", ROOT / "research" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cifar10 = _load("cifar10")
+cifar10 = load_script("cifar10.py")
 
 
 def write_batch(path, n, rng):
@@ -88,11 +76,3 @@ def test_main_reports_missing_data(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "CIFAR-10 binary files not found" in err and "cifar-10-binary.tar.gz" in err
     assert not (tmp_path / "o").exists()
-
-
-def test_data_dir_from_environment(cifar_dir, monkeypatch):
-    monkeypatch.setenv("JAXCNN_DATA", str(cifar_dir.parent))
-    with pytest.raises(FileNotFoundError):
-        cifar10.find_data_dir()  # the folder is not named cifar-10-batches-bin
-    monkeypatch.setenv("JAXCNN_DATA", str(cifar_dir))
-    assert cifar10.find_data_dir() == cifar_dir

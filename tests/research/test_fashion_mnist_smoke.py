@@ -1,34 +1,14 @@
 """Smoke test of research/fashion_mnist.py on tiny IDX files the test writes."""
 
-import gzip
-import importlib.util
 import json
-import pathlib
-import struct
 
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from jaxcnn import data
+from tests.research.scripts import load_script, write_idx_gz
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f"research_{name}", ROOT / "research" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fm = _load("fashion_mnist")
-
-
-def write_idx_gz(path, array):
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(
-        struct.pack(">I", d) for d in array.shape
-    )
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+fm = load_script("fashion_mnist.py")
 
 
 @pytest.fixture(scope="module")
@@ -66,22 +46,9 @@ def test_train_and_evaluate_tiny(data_dir, tmp_path):
     assert saved["test_accuracy"] == summary["test_accuracy"]
 
 
-def test_data_lookup_order(data_dir, tmp_path, monkeypatch):
-    monkeypatch.delenv("JAXCNN_DATA", raising=False)
-    assert fm.find_data_dir(data_dir) == data_dir
-    monkeypatch.setenv("JAXCNN_DATA", str(data_dir.parent))
-    with pytest.raises(FileNotFoundError):
-        fm.find_data_dir()  # the files are in a sub-folder with another name
-    monkeypatch.setenv("JAXCNN_DATA", str(data_dir))
-    assert fm.find_data_dir() == data_dir
-    monkeypatch.delenv("JAXCNN_DATA")
-    monkeypatch.setattr(fm, "SYSTEM_DIR", data_dir)
-    assert fm.find_data_dir() == data_dir
-
-
 def test_main_explains_how_to_get_the_data(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("JAXCNN_DATA", raising=False)
-    monkeypatch.setattr(fm, "SYSTEM_DIR", tmp_path / "absent")
+    monkeypatch.setitem(data.SYSTEM_DATA_DIRS, "fashion-mnist", (tmp_path / "no",))
     assert fm.main(["--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "Fashion-MNIST files not found" in err

@@ -1,21 +1,14 @@
 """Smoke test of research/lecture.py: every figure at small size under tmp_path."""
 
-import importlib.util
-import pathlib
-
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
 from jaxcnn import kernels
+from tests.research.scripts import load_script
 from tests.tolerances import assert_close
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "research_lecture", ROOT / "research" / "lecture.py"
-)
-lecture = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lecture)
+lecture = load_script("lecture.py")
 
 
 def test_tile_by_tile_equals_direct_computation():

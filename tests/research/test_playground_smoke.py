@@ -1,26 +1,14 @@
 """Smoke test of research/playground.py: tiny runs, files under tmp_path."""
 
-import importlib.util
 import json
-import pathlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.research.scripts import load_script
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f"research_{name}", ROOT / "research" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-playground = _load("playground")
+playground = load_script("playground.py")
 
 
 def test_main_writes_png_and_json(tmp_path):

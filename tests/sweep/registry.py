@@ -89,6 +89,22 @@ def _cifar_dir() -> str:
     return tmp_dir()
 
 
+def _fashion_dir() -> str:
+    """The four Fashion-MNIST IDX files, raw, two 2x2 images per split."""
+    root = os.path.join(tmp_dir(), "fashion-mnist")
+    os.makedirs(root, exist_ok=True)
+    images = bytes([0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(8)
+    labels = bytes([0, 0, 0x08, 1, 0, 0, 0, 2, 3, 9])
+    for prefix in ("train", "t10k"):
+        for name, content in (("images-idx3", images), ("labels-idx1", labels)):
+            with open(os.path.join(root, f"{prefix}-{name}-ubyte"), "wb") as f:
+                f.write(content)
+    return root
+
+
+FASHION_DIR = Lazy(_fashion_dir)
+
+
 def _folder() -> str:
     root = os.path.join(tmp_dir(), "folder")
     for name in ("cat", "dog"):
@@ -594,6 +610,20 @@ def _data_cases() -> dict[str, Case]:
             data.load_cifar10,
             {"data_dir": Lazy(_cifar_dir), "split": "train"},
             options=("data_dir", "split"),
+            paths=("data_dir",),
+            errors=PATH_ERRORS,
+        ),
+        d + "load_fashion_mnist": Case(
+            data.load_fashion_mnist,
+            {"data_dir": FASHION_DIR, "split": "test"},
+            options=("data_dir", "split"),
+            paths=("data_dir",),
+            errors=PATH_ERRORS,
+        ),
+        d + "find_dataset": Case(
+            data.find_dataset,
+            {"name": "fashion-mnist", "data_dir": FASHION_DIR},
+            options=("name", "data_dir"),
             paths=("data_dir",),
             errors=PATH_ERRORS,
         ),
