@@ -51,7 +51,7 @@ class Config:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
-    crop_padding: int = 2
+    crop_padding: int = 0
     flip: bool = True
     seed: int = 0
     train_subset: int | None = None  # use only the first N training images
