@@ -1,6 +1,7 @@
 """Checks of the project files themselves: citation metadata, versions, README."""
 
 import pathlib
+import re
 import subprocess
 import sys
 import tomllib
@@ -57,3 +58,22 @@ def test_readme_python_example_runs():
     assert namespace["y"].shape == (8, 14, 14, 16)
     assert namespace["edges"].shape == (8, 28, 28, 3)
     assert namespace["grads"].shape == (3, 3, 3, 16)
+
+
+def _markdown_files():
+    patterns = ("*.md", "docs/**/*.md", "research/**/*.md", "benchmarks/**/*.md")
+    return sorted({p for pattern in patterns for p in ROOT.glob(pattern)})
+
+
+def test_relative_links_in_docs_resolve():
+    """Every relative Markdown link points at a file of the repository."""
+    link = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+    broken = []
+    for md in _markdown_files():
+        for target in link.findall(md.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            if not (md.parent / target).exists():
+                broken.append(f"{md.relative_to(ROOT)} -> {target}")
+    assert _markdown_files(), "no Markdown files found"
+    assert not broken, "broken links:\n" + "\n".join(broken)
