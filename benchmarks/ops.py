@@ -12,6 +12,10 @@ Prints three tables from one run:
 3. The max-pool gradient on a 128x26x26x32 input, window 2, stride 2:
    differentiating ``lax.reduce_window`` (XLA's select-and-scatter) against
    jaxcnn's mask-based gradient.
+4. ``ops.conv`` lowered as one XLA convolution against ``lowering="matmul"``
+   (tiles times filters) on the MTCNN layer shapes and one deep layer, with
+   the process CPU time per call beside the wall time (a ratio above 1 means
+   more than one core worked).
 """
 
 import argparse
@@ -146,6 +150,59 @@ def max_pool_grad(rounds, repeats):
     return t_ours, t_raw, same, hlo_counts(ours, (x, ct)), hlo_counts(raw, (x, ct))
 
 
+# (name, input shape, kernel shape): MTCNN layers at the sizes the cascade
+# runs them (P-Net on a 320x704 pyramid canvas, 192 R-Net and 16 O-Net
+# crops), and a deep layer for contrast.
+LOWERING_CASES = (
+    ("P-Net conv1 1x320x704x3", (1, 320, 704, 3), (3, 3, 3, 10)),
+    ("P-Net conv3 1x157x349x16", (1, 157, 349, 16), (3, 3, 16, 32)),
+    ("R-Net conv1 192x24x24x3", (192, 24, 24, 3), (3, 3, 3, 28)),
+    ("R-Net conv2 192x11x11x28", (192, 11, 11, 28), (3, 3, 28, 48)),
+    ("O-Net conv1 16x48x48x3", (16, 48, 48, 3), (3, 3, 3, 32)),
+    ("O-Net conv2 16x23x23x32", (16, 23, 23, 32), (3, 3, 32, 64)),
+    ("deep 8x64x64x64", (8, 64, 64, 64), (3, 3, 64, 64)),
+)
+
+
+def _wall_and_cpu(fn, args, rounds, repeats):
+    """Median wall and process-CPU seconds per call over rounds."""
+    jax.block_until_ready(fn(*args))
+    wall, cpu = [], []
+    for _ in range(rounds):
+        w, c = time.perf_counter(), time.process_time()
+        _time_once(fn, args, repeats)
+        wall.append((time.perf_counter() - w) / repeats)
+        cpu.append((time.process_time() - c) / repeats)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def lowerings(rounds, repeats):
+    """Rows (name, xla wall, xla cpu, matmul wall, matmul cpu, max difference)."""
+    rows = []
+    for i, (name, x_shape, k_shape) in enumerate(LOWERING_CASES):
+        x, k = _rand(x_shape, 10 + i), _rand(k_shape, 20 + i) * 0.1
+        xla = jax.jit(lambda x, k: ops.conv(x, k))
+        mat = jax.jit(lambda x, k: ops.conv(x, k, lowering="matmul"))
+        diff = float(jnp.abs(xla(x, k) - mat(x, k)).max())
+        times = []
+        for _ in range(2):  # alternate the two sides
+            times.append(_wall_and_cpu(xla, (x, k), rounds, repeats))
+            times.append(_wall_and_cpu(mat, (x, k), rounds, repeats))
+        (xw, xc), (mw, mc) = (min(times[0::2]), min(times[1::2]))
+        rows.append((name, xw, xc, mw, mc, diff))
+    return rows
+
+
+def _print_lowerings(rows):
+    print("\nops.conv lowerings (ms per call; CPU ms / wall ms in brackets):")
+    print(f"  {'layer':28} {'xla':>14} {'matmul':>14} {'xla/matmul':>10} {'diff':>8}")
+    for name, xw, xc, mw, mc, diff in rows:
+        print(
+            f"  {name:28} {xw * 1e3:7.2f} ({xc / xw:.1f})"
+            f" {mw * 1e3:7.2f} ({mc / mw:.1f}) {xw / mw:10.2f} {diff:8.1e}"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -176,6 +233,7 @@ def main():
     print(f"  speed-up {t_raw / t_ours:.1f}x; gradients identical: {same}")
     print(f"  HLO jaxcnn: {_fmt_counts(c_ours)}")
     print(f"  HLO raw:    {_fmt_counts(c_raw)}")
+    _print_lowerings(lowerings(args.rounds, args.repeats))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,17 @@ holds a single XLA convolution and no transposes or copies (besides it only the
 bias add, the explicit pad of a non-zero ``padding_mode`` and, for
 ``conv_transpose``, the kernel flip). Padding forms are resolved by
 :func:`jaxcnn.ops.padding.resolve_padding`.
+
+``conv(..., lowering="matmul")`` computes the same convolution as the lecture
+draws it, tiles times filters: every kernel-sized tile of the input becomes
+one row of a matrix, which one matrix product with the flattened kernel turns
+into the output. It exists because XLA's CPU convolution is slow for inputs
+with few channels while its matrix products are fast and use every core:
+``benchmarks/ops.py`` measures both.
 """
 
 import functools
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +39,7 @@ from jaxcnn.ops.padding import (
 )
 
 PADDING_MODES = ("zeros", "reflect", "edge", "circular")
+LOWERINGS = ("xla", "matmul")
 _JNP_PAD_MODE = {"reflect": "reflect", "edge": "edge", "circular": "wrap"}
 _SPATIAL = {1: "W", 2: "HW", 3: "DHW"}
 _LAYOUTS = {
@@ -138,6 +147,61 @@ def _conv_core(x, kernel, bias, *, strides, pads, dilation, groups, mode, precis
     return y if bias is None else y + bias
 
 
+def _tiles(x, k_sizes, strides, dilation):
+    """im2col: (N, *out, K * C) with K = prod(k_sizes), tile offsets major.
+
+    ``x`` is already padded. Tile element ``(j, c)`` of output position ``i``
+    is ``x[n, i * s + j * d, c]`` per axis, read by one strided slice per
+    kernel offset ``j``.
+    """
+    in_sizes = x.shape[1:-1]
+    out = [
+        (n - (k - 1) * d - 1) // s + 1
+        for n, k, s, d in zip(in_sizes, k_sizes, strides, dilation, strict=True)
+    ]
+    slices = []
+    for offset in itertools.product(*(range(k) for k in k_sizes)):
+        start = [j * d for j, d in zip(offset, dilation, strict=True)]
+        stop = [
+            b + (o - 1) * s + 1 for b, o, s in zip(start, out, strides, strict=True)
+        ]
+        slices.append(
+            lax.slice(
+                x, (0, *start, 0), (x.shape[0], *stop, x.shape[-1]), (1, *strides, 1)
+            )
+        )
+    return jnp.concatenate(slices, axis=-1)
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("strides", "pads", "dilation", "groups", "mode", "precision"),
+)
+def _conv_matmul_core(
+    x, kernel, bias, *, strides, pads, dilation, groups, mode, precision
+):
+    """The convolution as (tiles) @ (flattened kernel), per feature group."""
+    if any(p != (0, 0) for p in pads):
+        fill = {"mode": _JNP_PAD_MODE[mode]} if mode != "zeros" else {}
+        x = jnp.pad(x, ((0, 0), *pads, (0, 0)), **fill)
+    k_sizes, (c_in, c_out) = kernel.shape[:-2], kernel.shape[-2:]
+    tiles = _tiles(x, k_sizes, strides, dilation)
+    k = int(np.prod(k_sizes))
+    # tiles (..., K, G, I) against kernel (K, I, G, O / G), one product per group
+    tiles = tiles.reshape(*tiles.shape[:-1], k, groups, c_in)
+    filters = kernel.reshape(k, c_in, groups, c_out // groups)
+    if groups == 1:
+        y = jnp.dot(
+            tiles.reshape(*tiles.shape[:-3], k * c_in),
+            filters.reshape(k * c_in, c_out),
+            precision=precision,
+        )
+    else:
+        y = jnp.einsum("...kgi,kigo->...go", tiles, filters, precision=precision)
+        y = y.reshape(*y.shape[:-2], c_out)
+    return y if bias is None else y + bias
+
+
 def conv(
     x,
     kernel,
@@ -149,6 +213,7 @@ def conv(
     feature_group_count=1,
     padding_mode="zeros",
     precision=None,
+    lowering="xla",
 ):
     r"""N-D convolution (cross-correlation, as in every DL framework).
 
@@ -179,6 +244,12 @@ def conv(
         Non-zero modes pad with ``jnp.pad`` and then convolve with VALID.
       precision: passed to ``lax.conv_general_dilated`` (``None``: backend
         default, which on GPU/TPU may use reduced-precision float32 products).
+      lowering: ``'xla'`` (one XLA convolution) or ``'matmul'`` (tiles times
+        filters: the input's kernel-sized tiles as rows of a matrix, times the
+        kernel flattened to ``(prod(kernel spatial) * I, O)``, per group).
+        Same result up to float rounding; ``'matmul'`` holds the tile matrix,
+        ``prod(kernel spatial)`` times the input, and is faster on CPU for
+        inputs with few channels (the first layer of a CNN).
 
     Returns:
       ``(N, *out_spatial, O)`` in the dtype of ``x``, where per axis
@@ -214,7 +285,9 @@ def conv(
     check_window_fits(in_sizes, pads, k_sizes, dilation, "kernel")
     if padding_mode == "reflect":
         _check_reflect(pads, in_sizes)
-    return _conv_core(
+    check_choice(lowering, "lowering", LOWERINGS)
+    core = _conv_core if lowering == "xla" else _conv_matmul_core
+    return core(
         x,
         kernel,
         bias,

@@ -178,6 +178,17 @@ def test_conv_matches_reference(case):
     assert_close(got, want, x.dtype)
 
 
+@given(conv_cases())
+def test_matmul_lowering_matches_reference(case):
+    """Tiles times filters gives the reference result for every configuration."""
+    x, kernel, bias, kw = case
+    got = conv(x, kernel, bias, lowering="matmul", **kw)
+    want = ref.conv(x, kernel, bias, **kw)
+    assert got.dtype == x.dtype
+    assert got.shape == want.shape
+    assert_close(got, want, x.dtype)
+
+
 @FEWER
 @given(conv_cases(F32_POOL))
 def test_jit_equals_eager(case):
@@ -412,13 +423,16 @@ GRAD_CASES = [
 ]
 
 
+@pytest.mark.parametrize("lowering", ["xla", "matmul"])
 @pytest.mark.parametrize("x_shape, k_shape, kw", GRAD_CASES)
-def test_conv_gradients(x_shape, k_shape, kw):
+def test_conv_gradients(x_shape, k_shape, kw, lowering):
     rng = np.random.default_rng(0)
     x = _array(rng, x_shape, jnp.float32)
     kernel = _array(rng, k_shape, jnp.float32)
     bias = _array(rng, k_shape[-1:], jnp.float32)
-    check_grads(lambda *a: conv(*a, **kw), (x, kernel, bias), **GRAD_KW)
+    check_grads(
+        lambda *a: conv(*a, lowering=lowering, **kw), (x, kernel, bias), **GRAD_KW
+    )
 
 
 @pytest.mark.parametrize("padding", ["VALID", [(1, 0), (0, 2)]])
@@ -518,6 +532,7 @@ def _good():
         (dict(padding=-1), ValueError, "padding must be non-negative"),
         (dict(padding=[(1, 1)]), ValueError, "padding must have one"),
         (dict(padding_mode="mirror"), ValueError, "padding_mode must be one of"),
+        (dict(lowering="im2col"), ValueError, "lowering must be one of"),
         (dict(padding=5, padding_mode="reflect"), ValueError, "pad < the input"),
         (dict(x=jnp.zeros((1, 5, 5, 4), jnp.int32)), TypeError, "x must have a float"),
         (dict(kernel=jnp.zeros((3, 3, 2, 6), jnp.int32)), TypeError, "kernel must"),
