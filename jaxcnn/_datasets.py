@@ -58,7 +58,7 @@ _DATASETS = {
     "cifar-10": _Dataset(
         "CIFAR-10 binary files",
         "cifar-10-batches-bin",
-        CIFAR10_TEST_FILES,
+        CIFAR10_TRAIN_FILES + CIFAR10_TEST_FILES,
         False,
         "Download cifar-10-binary.tar.gz from "
         "https://www.cs.toronto.edu/~kriz/cifar.html, unpack it and pass its "
@@ -98,8 +98,9 @@ def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path:
        ``dataset-fashion-mnist`` installs it.
 
     A folder holds Fashion-MNIST when it has the four IDX files (each gzipped,
-    ``.gz``, or raw) and CIFAR-10 when it has ``test_batch.bin``. No file is
-    read or downloaded.
+    ``.gz``, or raw) and CIFAR-10 when it has all six binary batches,
+    ``data_batch_1.bin`` ... ``data_batch_5.bin`` and ``test_batch.bin``. Only
+    the names are checked: no file is read or downloaded.
 
     Args:
       name: ``"fashion-mnist"`` or ``"cifar-10"`` (its binary version).

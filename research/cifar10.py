@@ -3,7 +3,9 @@
 Trains a small CNN (``jaxcnn.models`` ``simple_cnn``) on the CIFAR-10 *binary*
 files a user points to (``data_batch_1.bin`` ... ``data_batch_5.bin`` and
 ``test_batch.bin``, the ``cifar-10-batches-bin`` folder of
-``cifar-10-binary.tar.gz``; the pickled Python version is never read).
+``cifar-10-binary.tar.gz``; the pickled Python version is never read). See
+``research/cifar10/README.md`` for both tasks' commands, the hardware and what
+the tests cover (no CIFAR-10 accuracy has been measured).
 
 Usage::
 

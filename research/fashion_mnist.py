@@ -166,7 +166,13 @@ def _placement(step, state, batch_size):
 
 
 def parse_args(argv=None):
-    """Command-line flags; every ``Config`` field can be overridden."""
+    """Command-line flags.
+
+    Each flag named after a ``Config`` field overrides it (unset: the default).
+    ``stages``, ``hidden``, ``weight_decay``, ``flip`` and ``save_every`` have no
+    flag: change them in ``Config``, or pass a ``Config`` to
+    ``train_and_evaluate``.
+    """
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", help="directory with the four IDX files")
     p.add_argument("--out", default="runs/fashion_mnist", help="work directory")

@@ -386,11 +386,30 @@ def test_find_dataset_cifar10(tmp_path, monkeypatch, no_search):
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
     with pytest.raises(FileNotFoundError, match="cifar-10-binary.tar.gz"):
         data.find_dataset("cifar-10")
-    (batches / "test_batch.bin").write_bytes(b"")
+    for name in data.CIFAR10_TRAIN_FILES + data.CIFAR10_TEST_FILES:
+        (batches / name).write_bytes(b"")
     assert data.find_dataset("cifar-10") == batches
     monkeypatch.setenv(data.DATA_ENV, str(batches))
     assert data.find_dataset("cifar-10") == batches
     assert data.find_dataset("cifar-10", batches) == batches
+
+
+@pytest.mark.parametrize("absent", ["data_batch_1.bin", "data_batch_5.bin"])
+def test_find_dataset_cifar10_needs_every_batch(
+    tmp_path, monkeypatch, no_search, absent
+):
+    """A folder lacking a training batch is not CIFAR-10, even with the test one."""
+    for name in data.CIFAR10_TRAIN_FILES + data.CIFAR10_TEST_FILES:
+        if name != absent:
+            (tmp_path / name).write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="data_dir") as err:
+        data.find_dataset("cifar-10", tmp_path)
+    assert str(err.value).count(".bin") == 1 and f"lacks {absent}." in str(err.value)
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="not found in"):
+        data.find_dataset("cifar-10")  # nor is it found by the search
+    (tmp_path / absent).write_bytes(b"")
+    assert data.find_dataset("cifar-10", tmp_path) == tmp_path
 
 
 def test_find_dataset_error_says_where_it_looked_and_how_to_get(

@@ -10,7 +10,8 @@ from jaxcnn import models
 from tests.tolerances import assert_close
 
 # Published trainable-parameter counts (torchvision's model zoo documentation
-# for the ImageNet models; LeNet-5 with full C3 as described in the issue).
+# for the ImageNet models; LeNet-5 with each C3 map connected to all six S2
+# maps rather than the paper's partial connection table).
 PUBLISHED = {
     "lenet5": 61_706,
     "alexnet": 61_100_840,
@@ -110,8 +111,55 @@ def test_train_mode_updates_batch_stats_and_uses_dropout():
     assert jax.tree_util.tree_structure(old) == jax.tree_util.tree_structure(new)
     moved = jax.tree_util.tree_map(lambda a, b: not np.allclose(a, b), old, new)
     assert all(jax.tree_util.tree_leaves(moved))
-    # Evaluation mode is deterministic and uses the running statistics.
-    assert_close(model.apply(variables, x), model.apply(variables, x))
+
+
+def simple_cnn_reference(variables, x, eps=1e-5):
+    """A one-stage ``simple_cnn`` in evaluation mode, in NumPy float64.
+
+    3x3 convolution with SAME padding and no bias, batch norm with the running
+    ``mean`` and ``var`` of ``variables["batch_stats"]``, ReLU, 2x2 max pooling,
+    one dense ReLU layer, the classifier.
+    """
+    p = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), variables)
+    params, stats = p["params"], p["batch_stats"]["BatchNorm_0"]
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    windows = sliding_window_view(padded, (3, 3), axis=(1, 2))  # N,H,W,C,kh,kw
+    y = np.einsum("nhwcij,ijco->nhwo", windows, params["Conv_0"]["kernel"])
+    bn = params["BatchNorm_0"]
+    y = (y - stats["mean"]) / np.sqrt(stats["var"] + eps) * bn["scale"] + bn["bias"]
+    y = np.maximum(y, 0.0)
+    n, h, w, c = y.shape
+    y = y.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4)).reshape(n, -1)
+    y = np.maximum(y @ params["Dense_0"]["kernel"] + params["Dense_0"]["bias"], 0.0)
+    return y @ params["Dense_1"]["kernel"] + params["Dense_1"]["bias"]
+
+
+def test_eval_mode_uses_the_running_statistics():
+    model = models.build("simple_cnn", stages=((4,),), hidden=(16,), dropout_rate=0.0)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 8, 8, 1)).astype(np.float32)
+    variables = model.init(jax.random.PRNGKey(1), x)
+    # Running statistics far from the initial (0, 1) and from this batch's.
+    stats = {
+        "mean": rng.normal(0.0, 0.5, 4).astype(np.float32),
+        "var": rng.uniform(0.2, 3.0, 4).astype(np.float32),
+    }
+    variables = {**variables, "batch_stats": {"BatchNorm_0": stats}}
+    variables["params"]["BatchNorm_0"] = {
+        "scale": rng.uniform(0.5, 2.0, 4).astype(np.float32),
+        "bias": rng.normal(0.0, 0.5, 4).astype(np.float32),
+    }
+    got = model.apply(variables, x)
+    x64 = x.astype(np.float64)
+    # At most 9 products per convolution output, 64 and 16 per dense output.
+    assert_close(got, simple_cnn_reference(variables, x64), jnp.float32)
+    fresh = model.init(jax.random.PRNGKey(1), x)["batch_stats"]  # mean 0, var 1
+    initial = {**variables, "batch_stats": fresh}
+    assert not np.allclose(got, simple_cnn_reference(initial, x64), atol=1e-3)
+    # Training mode normalises with this batch's statistics instead.
+    train_out, _ = model.apply(variables, x, train=True)
+    assert not np.allclose(got, train_out, atol=1e-3)
+    assert_close(jax.jit(model.apply)(variables, x), got)  # deterministic, jit too
 
 
 def test_model_without_batch_stats_returns_empty_state():

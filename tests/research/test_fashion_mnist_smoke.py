@@ -1,6 +1,8 @@
 """Smoke test of research/fashion_mnist.py on tiny IDX files the test writes."""
 
+import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -44,6 +46,66 @@ def test_train_and_evaluate_tiny(data_dir, tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["test_accuracy"] == summary["test_accuracy"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyConfig(fm.Config):
+    """Tiny defaults for the fields ``main`` has no flag for."""
+
+    stages: tuple[tuple[int, ...], ...] = ((4,),)
+    hidden: tuple[int, ...] = (8,)
+    save_every: int = 3
+
+
+def test_main_trains_on_the_files_it_finds(data_dir, tmp_path, capsys, monkeypatch):
+    """main() with data present: lookup, subsets, training, files, JSON summary."""
+    monkeypatch.setattr(fm, "Config", TinyConfig)
+    out = tmp_path / "out"
+    assert (
+        fm.main(
+            [
+                "--data-dir",
+                str(data_dir),
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "16",
+                "--learning-rate",
+                "1e-2",
+                "--train-subset",
+                "48",
+                "--test-subset",
+                "16",
+                "--log-every",
+                "3",
+                "--no-progress",
+            ]
+        )  # fmt: skip
+        == 0
+    )
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["steps"] == 6 and summary["start_step"] == 0  # 48 / 16 x 2
+    assert summary["config"]["train_subset"] == 48
+    assert summary["config"]["stages"] == [[4]]
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    assert math.isfinite(summary["test_loss"])
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(int(p.name) for p in (out / "checkpoints").iterdir()) == [3, 6]
+    assert captured.err.startswith(f"data: {data_dir}; devices: ")
+    evals = [line for line in captured.err.splitlines() if "eval_accuracy=" in line]
+    assert len(evals) == 2  # once per epoch
+
+
+def test_flags_cover_every_field_but_the_documented_ones():
+    """parse_args' docstring names the Config fields that have no flag."""
+    fields = {f.name for f in dataclasses.fields(fm.Config)}
+    without = sorted(fields - set(vars(fm.parse_args([]))))
+    assert without == ["flip", "hidden", "save_every", "stages", "weight_decay"]
+    assert all(f"``{name}``" in fm.parse_args.__doc__ for name in without)
 
 
 def test_main_explains_how_to_get_the_data(tmp_path, capsys, monkeypatch):

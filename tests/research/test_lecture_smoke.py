@@ -72,3 +72,30 @@ def test_all_figures_written(tmp_path, capsys):
             image.verify()
             assert image.format == "PNG"
     assert "out[2, 2] =" in capsys.readouterr().out
+
+
+def test_main_writes_the_chosen_figures(tmp_path, capsys):
+    """main() with flags: the PNGs ``--only`` names, under ``--out``, and no others."""
+    out = tmp_path / "figures"
+    lecture.main(
+        ["--out", str(out), "--only", "conv_tiles, relu_family", "--cat-step", "6",
+         "--window", "5", "--dpi", "40"]
+    )  # fmt: skip
+    names = ["conv_tiles.png", "relu_family.png"]
+    assert sorted(p.name for p in out.iterdir()) == names
+    for name in names:
+        with Image.open(out / name) as image:
+            assert round(image.info["dpi"][0]) == 40  # --dpi reached the figure
+            image.verify()
+            assert image.format == "PNG"
+    assert "out[2, 2] =" in capsys.readouterr().out
+
+
+def test_main_writes_all_five_figures_by_default(tmp_path):
+    lecture.main(["--out", str(tmp_path), "--cat-step", "6", "--dpi", "40"])
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(f"{n}.png" for n in lecture.FIGURES)
+    for name in written:
+        with Image.open(tmp_path / name) as image:
+            image.verify()
+            assert image.format == "PNG"

@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxcnn import data
 from tests.research.scripts import load_script
 from tests.tolerances import assert_close
 
@@ -33,19 +34,25 @@ def test_config_from_flags_overrides_only_given_fields():
     assert helpers.config_from_flags(Settings, argparse.Namespace()) == Settings()
 
 
+def write_empty_cifar10(folder):
+    """Empty files under every CIFAR-10 batch name: enough for the lookup."""
+    for name in data.CIFAR10_TRAIN_FILES + data.CIFAR10_TEST_FILES:
+        (folder / name).write_bytes(b"")
+
+
 def test_find_data_prints_the_error_and_returns_none(tmp_path, capsys):
     assert helpers.find_data("cifar-10", tmp_path) is None
     err = capsys.readouterr().err
     assert err.startswith("error: CIFAR-10 binary files not found")
     assert str(tmp_path) in err and "cifar-10-binary.tar.gz" in err
-    (tmp_path / "test_batch.bin").write_bytes(b"")
+    write_empty_cifar10(tmp_path)
     assert helpers.find_data("cifar-10", tmp_path) == tmp_path
     with pytest.raises(ValueError, match="name"):
         helpers.find_data("mnist", tmp_path)  # a programming error is not caught
 
 
 def test_run_experiment_prints_the_summary(tmp_path, capsys):
-    (tmp_path / "test_batch.bin").write_bytes(b"")
+    write_empty_cifar10(tmp_path)
     calls = []
 
     def experiment(config, data_dir):
