@@ -11,8 +11,10 @@ The procedure follows davidsandberg/facenet's ``lfw.py`` / ``facenet.py``
   to the test fold.
 * VAL at FAR: on the other folds, FAR is computed at every threshold of
   :data:`VAL_THRESHOLDS`; the threshold where FAR reaches ``far_target`` is
-  found by linear interpolation (0 when FAR never reaches it) and VAL and FAR
-  are measured with it on the test fold.
+  found by linear interpolation (0 when FAR never reaches it; where FAR equals
+  the target on a run of thresholds, the largest of them, as scipy's
+  ``interp1d(kind="slinear")`` in the reference) and VAL and FAR are measured
+  with it on the test fold.
 * AUC: the trapezoid area under the ROC of :data:`ACCURACY_THRESHOLDS`, each
   point being the mean over the test folds of (FAR, TAR).
 
@@ -150,16 +152,45 @@ def _rates(distances, is_same, thresholds):
 def _far_threshold(far, thresholds, far_target):
     """Threshold where the (non-decreasing) ``far`` curve reaches the target.
 
-    Linear interpolation between the last grid point below the target and the
-    first one at or above it, as ``scipy.interpolate.interp1d(far, thresholds)``
-    does; 0 when FAR never reaches the target.
+    The rule of davidsandberg/facenet's ``calculate_val``, which evaluates
+    ``scipy.interpolate.interp1d(far, thresholds, kind="slinear")`` at the
+    target: take the last grid point ``i`` with ``far[i] <= far_target``;
+
+    * ``far[i] == far_target``: ``thresholds[i]``. On a plateau of equal FARs
+      this is the plateau's *last* (largest) threshold, the one with the best
+      VAL at that FAR; scipy's degree-1 spline picks the same point.
+    * ``far[i] < far_target``: linear interpolation between grid points ``i``
+      and ``i + 1`` (``far[i + 1] > far_target``, so the slope is finite).
+
+    Where scipy has no answer this returns a finite one: 0 when FAR never
+    reaches the target (davidsandberg's rule), ``thresholds[0]`` when the
+    target lies below ``far[0]`` (scipy raises "below the interpolation
+    range"), and the last threshold of a plateau that ends the grid at the
+    target (scipy's spline evaluates to 0 on that zero-length last piece).
+    Never NaN or inf for finite inputs.
     """
     if np.max(far) < far_target:
         return 0.0
-    hi = max(int(np.argmax(far >= far_target)), 1)
-    lo = hi - 1
-    slope = (thresholds[hi] - thresholds[lo]) / (far[hi] - far[lo])
-    return float(thresholds[lo] + slope * (far_target - far[lo]))
+    i = int(np.searchsorted(far, far_target, side="right")) - 1
+    if i < 0:
+        return float(thresholds[0])
+    if far[i] == far_target:
+        return float(thresholds[i])
+    slope = (thresholds[i + 1] - thresholds[i]) / (far[i + 1] - far[i])
+    return float(thresholds[i] + slope * (far_target - far[i]))
+
+
+def _check_grid(grid, name: str) -> np.ndarray:
+    """A threshold grid: 1-D, finite and strictly increasing (FAR then rises)."""
+    _checks.check_rank(grid, name, 1, "(T,)")
+    _checks.check_real_array(grid, name, kinds="iuf")
+    g = np.asarray(grid, np.float64)
+    if g.size == 0 or not np.all(np.isfinite(g)) or np.any(np.diff(g) <= 0):
+        raise ValueError(
+            f"{name} must be a non-empty, finite, strictly increasing grid; "
+            f"got {g.size} values {np.array2string(g, threshold=6)}"
+        )
+    return g
 
 
 def _check_pairs(distances, is_same, n_folds, far_target):
@@ -214,13 +245,16 @@ def evaluate_pairs(
       FAR), ``auc``, plus ``fold_accuracy`` and ``fold_threshold`` lists.
 
     Raises:
-      ValueError: for mismatched shapes, non-finite distances, or a bad
-        ``n_folds`` or ``far_target``.
-      TypeError: if ``is_same`` is not boolean.
+      ValueError: for mismatched shapes, non-finite distances, a bad
+        ``n_folds`` or ``far_target``, or a threshold grid that is not 1-D,
+        finite and strictly increasing.
+      TypeError: if ``is_same`` is not boolean or a grid is not numeric.
     """
     d, s = _check_pairs(distances, is_same, n_folds, far_target)
-    grid = ACCURACY_THRESHOLDS if thresholds is None else np.asarray(thresholds)
-    val_grid = VAL_THRESHOLDS if val_thresholds is None else np.asarray(val_thresholds)
+    grid = ACCURACY_THRESHOLDS if thresholds is None else thresholds
+    grid = _check_grid(grid, "thresholds")
+    val_grid = VAL_THRESHOLDS if val_thresholds is None else val_thresholds
+    val_grid = _check_grid(val_grid, "val_thresholds")
     accs, chosen, vals, fars, roc = [], [], [], [], []
     for test in fold_indices(d.size, n_folds):
         train = np.setdiff1d(np.arange(d.size), test)

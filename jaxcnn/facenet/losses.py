@@ -264,7 +264,7 @@ def _semihard(dist, positive, negative, margin, labels):
         weights, total, n_pairs, n_active = carry
         d_ap = jnp.take_along_axis(fixed_rows, p, axis=1)  # (n, G)
         candidates = neg_rows[:, None, :]  # (n, 1, B) against (n, G, 1)
-        farther = candidates > d_ap[..., None]
+        farther = candidates >= d_ap[..., None]
         d_an = jnp.min(jnp.where(farther, candidates, jnp.inf), axis=2)
         columns = lax.broadcasted_iota(p.dtype, candidates.shape, 2)
         b = candidates.shape[2]
@@ -310,7 +310,9 @@ def _hard(dist, positive, negative, margin, labels):
     n_index = jnp.argmin(jnp.where(negative, fixed, jnp.inf), axis=1)
     d_ap = jnp.take_along_axis(dist, p_index[:, None], axis=1)[:, 0]
     d_an = jnp.take_along_axis(dist, n_index[:, None], axis=1)[:, 0]
-    terms = jnp.maximum(d_ap - d_an + margin, 0.0)
+    raw = d_ap - d_an + margin
+    # where, not maximum: a term exactly at 0 gets gradient 0, not maximum's 1/2.
+    terms = jnp.where(raw > 0, raw, jnp.zeros((), raw.dtype))
     valid = jnp.any(positive, axis=1) & jnp.any(negative, axis=1)
     loss, count = _masked_mean(terms, valid)
     return loss, count, jnp.sum(valid & (terms > 0))

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from jaxcnn.facenet import evaluate_pairs, parse_pairs, read_pairs
-from jaxcnn.facenet.evaluation import fold_indices, image_path
+from jaxcnn.facenet.evaluation import (
+    VAL_THRESHOLDS,
+    _far_threshold,
+    fold_indices,
+    image_path,
+)
 
 PAIRS_TXT = """2\t2
 Abel_Pacheco\t1\t4
@@ -107,6 +112,98 @@ def test_evaluate_pairs_default_grids_separable():
     assert r["val"] == 0.0 and r["far"] == 0.0
 
 
+def test_evaluate_pairs_far_target_on_a_plateau():
+    """The training FAR equals the target on a run of thresholds: the largest."""
+    r = evaluate_pairs(
+        DIST,
+        SAME,
+        n_folds=2,
+        far_target=0.5,
+        val_thresholds=[0.0, 1.0, 2.0, 3.0, 4.0],
+    )
+    # Test fold 0: train FAR 0, .5, .5, .5, 1 hits 0.5 at t = 1, 2, 3 -> t = 3
+    # (the first, t = 1, would give VAL 1/2 and FAR 0). On fold 0: VAL 2/2
+    # (0.2, 1.0 < 3), FAR 1/2 (2.0 < 3). Test fold 1: train FAR 0, 0, 0, .5, 1
+    # -> t = 3; on fold 1: VAL 2/2, FAR 1/2 (0.4 < 3).
+    assert r["val"] == 1.0 and r["val_std"] == 0.0
+    assert r["far"] == 0.5
+
+
+GRID5 = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    ("far", "target", "expected"),
+    [
+        # Flat at the first points: the slope there is 0 / 0.
+        ([0.5, 0.5, 1.0], 0.5, 1.0),  # last threshold of the plateau
+        ([0.25, 0.25, 1.0], 0.25, 1.0),
+        ([0.5, 0.5, 1.0], 0.75, 1.5),  # between the plateau's end and 1.0
+        ([0.5, 0.5, 1.0], 0.25, 0.0),  # below the first FAR: thresholds[0]
+        # Plateaus inside the curve.
+        ([0.0, 0.5, 0.5, 0.5, 1.0], 0.5, 3.0),
+        ([0.0, 0.5, 0.5, 0.5, 1.0], 0.25, 0.5),
+        ([0.0, 0.5, 0.5, 0.5, 1.0], 0.75, 3.5),
+        ([0.0, 0.0, 0.0, 0.5, 1.0], 0.25, 2.5),
+        # A plateau that ends the grid at the target, and a target not reached.
+        ([0.0, 0.5, 0.5], 0.5, 2.0),
+        ([0.0, 0.1, 0.2], 0.5, 0.0),
+    ],
+)
+def test_far_threshold_plateaus_are_finite(far, target, expected):
+    far = np.asarray(far)
+    with np.errstate(all="raise"):  # no 0 / 0 or x / 0 on the way
+        t = _far_threshold(far, GRID5[: far.size], target)
+    assert t == pytest.approx(expected, abs=1e-12)
+
+
+def _scipy_slinear(far, thresholds, target):
+    """scipy's ``interp1d(far, thresholds, kind="slinear")(target)``.
+
+    Recent scipy (1.17 here) rejects repeated ``far`` values ("Expect x to not
+    have duplicates"). The scipy of davidsandberg/facenet's time accepted them:
+    for ``kind="slinear"`` it built the degree-1 B-spline with knots
+    ``[far[0], *far, far[-1]]`` and coefficients ``thresholds`` without any
+    check, which is rebuilt here with scipy's own ``BSpline``.
+    """
+    interpolate = pytest.importorskip("scipy.interpolate")
+    try:
+        return float(interpolate.interp1d(far, thresholds, kind="slinear")(target))
+    except ValueError:
+        knots = np.r_[far[0], far, far[-1]]
+        return float(interpolate.BSpline(knots, thresholds, 1)(target))
+
+
+def test_far_threshold_matches_scipy_slinear():
+    """Against scipy on curves with plateaus and targets on and between them."""
+    pytest.importorskip("scipy")
+    curves = [
+        (np.array([0.0, 0.2, 0.5, 1.0]), GRID5[:4]),  # no plateau: plain interp1d
+        (np.array([0.0, 0.5, 0.5, 0.5, 1.0]), GRID5),
+        (np.array([0.5, 0.5, 1.0]), GRID5[:3]),
+        (np.array([0.25, 0.25, 1.0]), GRID5[:3]),
+        (np.array([0.0, 0.0, 0.5, 0.5, 1.0, 1.0]), np.arange(6.0)),
+    ]
+    # FAR of 40 random "different" distances on the real 4,000-point grid:
+    # 41 plateaus, each level k / 40 reached exactly.
+    diff = np.sort(np.random.default_rng(0).uniform(0.5, 3.5, 40))
+    far = np.searchsorted(diff, VAL_THRESHOLDS, side="left") / diff.size
+    curves.append((far, VAL_THRESHOLDS))
+    checked = 0
+    for far, grid in curves:
+        levels = np.unique(far)
+        targets = np.r_[levels, (levels[1:] + levels[:-1]) / 2]
+        for target in targets:
+            if far.size > 1 and far[-2] == far[-1] == target:
+                continue  # scipy's spline is 0 on its zero-length last piece
+            want = _scipy_slinear(far, grid, target)
+            assert _far_threshold(far, grid, target) == pytest.approx(
+                want, rel=1e-12, abs=1e-12
+            ), (far, target)
+            checked += 1
+    assert checked > 80
+
+
 def test_evaluate_pairs_validation():
     with pytest.raises(ValueError, match="is_same"):
         evaluate_pairs(DIST, SAME[:4])
@@ -120,3 +217,15 @@ def test_evaluate_pairs_validation():
         evaluate_pairs(np.full(8, np.nan), SAME, n_folds=2)
     with pytest.raises(ValueError, match="distances"):
         evaluate_pairs(DIST[:, None], SAME, n_folds=2)
+    with pytest.raises(ValueError, match="val_thresholds must be .* increasing"):
+        evaluate_pairs(DIST, SAME, n_folds=2, val_thresholds=[0.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="thresholds must be .* increasing"):
+        evaluate_pairs(DIST, SAME, n_folds=2, thresholds=[0.5, 0.5, 1.0])
+    with pytest.raises(ValueError, match="val_thresholds"):
+        evaluate_pairs(DIST, SAME, n_folds=2, val_thresholds=[0.0, np.nan])
+    with pytest.raises(ValueError, match="thresholds"):
+        evaluate_pairs(DIST, SAME, n_folds=2, thresholds=[[0.5, 1.5]])
+    with pytest.raises(ValueError, match="val_thresholds"):
+        evaluate_pairs(DIST, SAME, n_folds=2, val_thresholds=[])
+    with pytest.raises(TypeError, match="thresholds"):
+        evaluate_pairs(DIST, SAME, n_folds=2, thresholds=["a", "b"])

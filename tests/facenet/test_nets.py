@@ -22,6 +22,7 @@ from jaxcnn.facenet import (
     save_npz,
 )
 from jaxcnn.facenet.convert import check_variables
+from jaxcnn.facenet.embedding import min_l2_eps
 from jaxcnn.facenet.nn2 import l2_pool
 from tests.tolerances import assert_close
 
@@ -40,6 +41,30 @@ def test_l2_normalize_values_and_zero_vector():
     assert l2_normalize(jnp.ones(4, jnp.bfloat16)).dtype == jnp.bfloat16
 
 
+def test_l2_normalize_float16_gradient_at_zero_is_finite():
+    """float16: eps is raised to 2**-14, so the gradient at 0 is I * 16384
+    (the float32 default 1e-12 would give 1e12, inf in float16)."""
+    assert min_l2_eps(jnp.float16) == 2.0**-14
+    zero = jnp.zeros(3, jnp.float16)
+    g = jax.jacobian(lambda v: l2_normalize(v))(zero)
+    assert g.dtype == jnp.float16
+    np.testing.assert_array_equal(g, np.eye(3) * 2.0**14)
+    g = jax.grad(lambda v: jnp.sum(l2_normalize(v).astype(jnp.float32)))(
+        jnp.zeros((2, 3), jnp.float16)
+    )
+    assert np.all(np.isfinite(g))
+    assert np.all(l2_normalize(zero) == 0)
+    x = np.array([[3.0, 4.0], [0.01, -0.02], [2.0**-15, 0.0]], np.float16)
+    y = l2_normalize(x)
+    assert y.dtype == jnp.float16
+    assert_close(y[:2], l2_normalize(x[:2].astype(np.float32)), np.float16)
+    # Below the floor: x / eps = 2**-15 / 2**-14, not a unit vector.
+    assert_close(y[2], [0.5, 0.0], np.float16)
+    # float32 keeps the 1e-12 floor: gradient I * 1e12 at the zero vector.
+    g32 = jax.jacobian(lambda v: l2_normalize(v))(jnp.zeros(2, jnp.float32))
+    assert_close(g32, np.eye(2) * 1e12)
+
+
 def test_l2_normalize_validation():
     with pytest.raises(TypeError, match="x"):
         l2_normalize(np.ones(3, np.int32))
@@ -47,6 +72,15 @@ def test_l2_normalize_validation():
         l2_normalize(np.ones(3, np.float32), axis=1)
     with pytest.raises(ValueError, match="eps"):
         l2_normalize(np.ones(3, np.float32), eps=0.0)
+    # eps**2 = 1e-40 is subnormal in float32: the zero vector would be NaN.
+    with pytest.raises(ValueError, match=r"eps must be >= 2.17e-19 for float32"):
+        l2_normalize(np.zeros(3, np.float32), eps=1e-20)
+    with pytest.raises(ValueError, match=r"eps must be >= 6.1e-05 for float16"):
+        l2_normalize(np.zeros(3, np.float16), eps=1e-12)
+    with pytest.raises(ValueError, match="eps"):
+        l2_normalize(np.ones(3, np.float32), eps=float("nan"))
+    with pytest.raises(TypeError, match="eps"):
+        l2_normalize(np.ones(3, np.float32), eps="1e-3")
 
 
 def test_l2_pool_by_hand_and_gradient_at_zero():

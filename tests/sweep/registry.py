@@ -164,9 +164,16 @@ def _ops_cases() -> dict[str, Case]:
     )
     cases["jaxcnn.ops.conv"] = Case(
         ops.conv,
-        {"x": X4, "kernel": K4, "bias": _f32(4), "strides": 1, "padding": "SAME"},
+        {
+            "x": X4,
+            "kernel": K4,
+            "bias": _f32(4),
+            "strides": 1,
+            "padding": "SAME",
+            "lowering": "matmul",
+        },
         arrays=("x", "kernel", "bias"),
-        options=("strides", "padding"),
+        options=("strides", "padding", "lowering"),
         images=("x",),
     )
     cases["jaxcnn.ops.conv_transpose"] = Case(
