@@ -264,7 +264,7 @@ def _semihard(dist, positive, negative, margin, labels):
         weights, total, n_pairs, n_active = carry
         d_ap = jnp.take_along_axis(fixed_rows, p, axis=1)  # (n, G)
         candidates = neg_rows[:, None, :]  # (n, 1, B) against (n, G, 1)
-        farther = candidates >= d_ap[..., None]
+        farther = candidates > d_ap[..., None]
         d_an = jnp.min(jnp.where(farther, candidates, jnp.inf), axis=2)
         columns = lax.broadcasted_iota(p.dtype, candidates.shape, 2)
         b = candidates.shape[2]

@@ -1,6 +1,7 @@
 """``jaxcnn embed`` and ``jaxcnn verify`` with a random-weight .npz network."""
 
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -133,6 +134,49 @@ def test_verify_same_image_is_same(capsys, weights, photos):
     result = json.loads(out)
     assert status == 0
     assert result["same"] == (result["distance"] < 0.0001)
+
+
+def test_verify_different_images_is_different(capsys, weights, photos):
+    """Two different random images: a threshold equal to their distance must say
+    "different" ("same" needs distance < threshold, strictly), one just above
+    it "same"."""
+    path = str(weights[0])
+    pair = ["verify", str(photos[0]), str(photos[1]), "--weights", path]
+    status, out, _ = _run(capsys, [*pair, "--no-detect"])
+    assert status == 0
+    distance = json.loads(out)["distance"]
+    assert 0 < distance <= 4
+    status, out, err = _run(
+        capsys, [*pair, "--no-detect", "--threshold", repr(distance)]
+    )
+    result = json.loads(out)
+    assert status == 0 and result["threshold"] == distance
+    assert result["verdict"] == "different" and result["same"] is False
+    assert err.startswith("different: ") and ">= threshold" in err
+    above = repr(float(np.nextafter(distance, 5.0)))
+    status, out, _ = _run(capsys, [*pair, "--no-detect", "--threshold", above])
+    assert json.loads(out)["verdict"] == "same"
+
+
+def test_verify_orthogonal_embeddings_is_different(capsys, tmp_path, monkeypatch):
+    """Orthogonal unit embeddings: squared distance 2 >= 1.1, "different" at the
+    default threshold, whatever the network."""
+    vectors = {"a.png": [1.0, 0.0], "b.png": [0.0, 1.0]}
+
+    def fake_embedder(args):
+        def embedder(p):
+            return [0.0, 0.0, 1.0, 1.0], np.float32(vectors[os.path.basename(p)])
+
+        return embedder
+
+    monkeypatch.setattr(embed_command, "load_embedder", fake_embedder)
+    a, b = str(tmp_path / "a.png"), str(tmp_path / "b.png")
+    status, out, err = _run(capsys, ["verify", a, b, "--weights", "unused.npz"])
+    assert status == 0
+    result = json.loads(out)
+    assert result["distance"] == 2.0 and result["threshold"] == 1.1
+    assert result["verdict"] == "different" and result["same"] is False
+    assert "different" in err
 
 
 def test_bad_weights_and_options(capsys, tmp_path, photos):

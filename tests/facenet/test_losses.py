@@ -137,33 +137,25 @@ def brute_loss_and_gradient(x, labels, margin, mining, squared):
     return loss / count, grad / count, n_pos
 
 
+BATCH_SIZES = st.integers(2, 16)
+DIMENSIONS = st.integers(1, 5)
+
+
 @st.composite
-def grid_batches(draw):
-    """B in [2, 16] embeddings of E in [1, 5] dimensions on a 0.5 grid, so
-    float32 and float64 squared distances are exact and ties (d_ap == d_an,
-    terms exactly 0, duplicate rows) are the same in both. Fewer classes than
-    rows, so some label repeats."""
-    b = draw(st.integers(2, 16))
-    e = draw(st.integers(1, 5))
+def grid_batches(draw, sizes=BATCH_SIZES, dims=DIMENSIONS):
+    """B (default 2..16) embeddings of E (default 1..5) dimensions on a 0.5
+    grid, so float32 and float64 squared distances are exact and ties (d_ap ==
+    d_an, terms exactly 0, duplicate rows) are the same in both. Fewer classes
+    than rows, so some label repeats."""
+    b = draw(sizes)
+    e = draw(dims)
     x = draw(hnp.arrays(np.int8, (b, e), elements=st.integers(-2, 2)))
     n_classes = draw(st.integers(1, b - 1))
     labels = draw(hnp.arrays(np.int8, (b,), elements=st.integers(0, n_classes - 1)))
     return x.astype(np.float32) / 2, labels
 
 
-# Half the profile's examples (100 in CI): nearly every example is a new
-# (B, E, mining, squared) and compiles the loss and its gradient anew, 0.3-0.8 s
-# on a loaded 2-core machine.
-@settings(max_examples=max(25, settings.default.max_examples // 2))
-@given(
-    batch=grid_batches(),
-    mining=st.sampled_from(MODES),
-    squared=st.booleans(),
-    # 0.5 and 1.0 often make a term exactly 0 on the grid (a kink) for
-    # "semihard" and "all"; test_term_exactly_zero_has_zero_gradient pins it.
-    margin=st.sampled_from([0.2, 0.5, 1.0]),
-)
-def test_triplet_loss_matches_brute_force(batch, mining, squared, margin):
+def check_against_brute_force(batch, mining, squared, margin):
     x, labels = batch
     loss, stats, grad = run(x, labels, mining, squared, margin)
     want_loss, want_grad, n_pos = brute_loss_and_gradient(
@@ -175,6 +167,32 @@ def test_triplet_loss_matches_brute_force(batch, mining, squared, margin):
     assert int(stats["num_positive"]) == n_pos
     assert grad.shape == x.shape
     assert_close(grad, want_grad)
+
+
+TRIPLET_OPTIONS = dict(
+    mining=st.sampled_from(MODES),
+    squared=st.booleans(),
+    # 0.5 and 1.0 often make a term exactly 0 on the grid (a kink) for
+    # "semihard" and "all"; test_term_exactly_zero_has_zero_gradient pins it.
+    margin=st.sampled_from([0.2, 0.5, 1.0]),
+)
+
+
+# Half the profile's examples (100 in CI, about 35 s): nearly every example is a
+# new (B, E, mining, squared) and compiles the loss and its gradient anew, 0.3 to
+# 0.8 s on a loaded 2-core machine. The one-shape test below runs the full count.
+@settings(max_examples=max(25, settings.default.max_examples // 2))
+@given(batch=grid_batches(), **TRIPLET_OPTIONS)
+def test_triplet_loss_matches_brute_force(batch, mining, squared, margin):
+    """Loss, counts and gradient against the float64 loops, over shapes."""
+    check_against_brute_force(batch, mining, squared, margin)
+
+
+@given(batch=grid_batches(st.just(8), st.just(3)), **TRIPLET_OPTIONS)
+def test_triplet_loss_matches_brute_force_one_shape(batch, mining, squared, margin):
+    """As above at one shape (8, 3): six compilations in all, so every example
+    of the profile runs."""
+    check_against_brute_force(batch, mining, squared, margin)
 
 
 def brute_gradient(x, labels, margin, mining, squared):
@@ -209,6 +227,9 @@ def test_triplet_gradient_matches_brute_force(mining, squared):
     # |x|^2 ~ 10 per entry, so allow 1e-4.
     want = brute_gradient(x, labels, 0.5, mining, squared)
     assert_close(grad, want, rtol=1e-4, atol=1e-4)
+    # The float64 loop of the property tests agrees with jax.grad of this one.
+    _, loop_grad, _ = brute_loss_and_gradient(x, labels, 0.5, mining, squared)
+    assert_close(loop_grad, want, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("mining", ["semihard", "all"])
@@ -246,7 +267,8 @@ def test_term_exactly_zero_has_zero_gradient(mining, squared):
 
 
 def test_b17_duplicate_anchor_positive_single_triplet():
-    """B17: anchor == positive, non-squared: loss max(0 - sqrt2 + 0.2, 0) = 0."""
+    """B17 single-triplet form: anchor == positive, one negative, non-squared:
+    loss max(0 - sqrt2 + 0.2, 0) = 0 and a finite gradient (sqrt at 0)."""
     x = [[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]
     for mining in MODES:
         loss, _, grad = run(x, [0, 0, 1], mining, squared=False)
@@ -255,14 +277,17 @@ def test_b17_duplicate_anchor_positive_single_triplet():
 
 
 @pytest.mark.parametrize(
-    ("mining", "expected"),
-    # Anchors 0, 1: d_ap = 0, d_an = sqrt2, term 0. Anchors 2, 3: d_ap = d_an =
-    # sqrt2, term 0.2. all: 4 of 8 triplets positive -> 0.2; hard: mean of
-    # (0, 0, 0.2, 0.2) = 0.1; semihard: no negative is strictly farther than
-    # sqrt2, so the farthest (sqrt2) is used -> mean of 4 pairs = 0.1.
-    [("all", 0.2), ("hard", 0.1), ("semihard", 0.1)],
+    ("mining", "expected"), [("all", 0.2), ("hard", 0.1), ("semihard", 0.1)]
 )
 def test_b17_batch_form_finite_gradient(mining, expected):
+    """B17 batch form: rows [1,0,0,0] twice, [0,1,0,0], [0,0,1,0], labels
+    [0, 0, 1, 1], non-squared, margin 0.2. The loss is NOT 0.0 in every mode:
+    the duplicate pair (0, 1) has d_ap = 0 against negatives at sqrt2 (terms
+    0), but the pair (2, 3) has d_ap = sqrt2 against negatives 0, 1 also at
+    sqrt2, so its terms are 0.2. all: 4 of the 8 triplets are positive, mean
+    0.2 (not 0.0); hard: mean of (0, 0, 0.2, 0.2) = 0.1; semihard: no negative
+    is strictly farther than sqrt2 for anchors 2, 3, so the farthest (sqrt2) is
+    used, mean over 4 pairs = 0.1. The gradient is finite despite sqrt at 0."""
     x = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], np.float32)
     loss, _, grad = run(x, [0, 0, 1, 1], mining, squared=False)
     assert_close(loss, expected)
