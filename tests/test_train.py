@@ -1,5 +1,6 @@
 """The training loop: steps, metrics, checkpoints, resume, non-finite stops, curves."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -244,6 +245,51 @@ def test_non_finite_loss_stops_with_the_step(setup, tmp_path):
     assert int(state.step) == 2
     assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(state))
     ckpt.close()
+
+
+class _SqrtAtZero(nn.Module):
+    """Logits plus sqrt(w) with w initialised to 0: the loss is finite, the
+    gradient of w is inf."""
+
+    @nn.compact
+    def __call__(self, x, *, train=False):
+        w = self.param("w", nn.initializers.zeros, (2,))
+        return nn.Dense(2)(x.reshape(x.shape[0], -1)) + jnp.sqrt(w)
+
+
+def test_non_finite_gradient_with_finite_loss_stops(setup):
+    model = models.Model("sqrt_at_zero", _SqrtAtZero(), (SIZE, SIZE, 1))
+    optimizer = optax.sgd(0.1)
+    state = train.create_train_state(model, optimizer, 0, setup["data"][0][:2])
+    step = jax.jit(train.make_train_step(model, optimizer))
+    batches = data.BatchIterator(setup["data"], 16)
+    _, metrics = step(state, batches.batch(0))
+    assert np.isfinite(metrics["loss"]) and not np.isfinite(metrics["grad_norm"])
+    with pytest.raises(
+        train.NonFiniteError, match=r"step 0: loss [0-9.]+ / gradient norm (inf|nan)"
+    ):
+        train.fit(step, state, batches, train.FitConfig(num_steps=3))
+
+
+def test_fit_saves_every_n_steps_and_keeps_the_last_k(setup, tmp_path):
+    batches = data.BatchIterator(setup["data"], 16)
+    config = train.FitConfig(
+        num_steps=10, checkpoint_dir=tmp_path, save_every=3, keep=2
+    )
+    train.fit(setup["step"], setup["state"], batches, config)
+    ckpt = train.Checkpoints(tmp_path)
+    # Saved at 3, 6, 9 and the end (10); the last two are kept.
+    assert ckpt.all_steps() == [9, 10]
+    ckpt.close()
+
+
+def test_fit_shows_a_progress_bar_on_stderr(setup, capsys):
+    batches = data.BatchIterator(setup["data"], 16)
+    config = train.FitConfig(num_steps=4, log_every=2, progress=True)
+    train.fit(setup["step"], setup["state"], batches, config)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "4/4" in err and "loss=" in err
 
 
 def test_non_finite_step_returns_the_input_state(setup):
