@@ -33,6 +33,7 @@ Usage::
 """
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -142,8 +143,6 @@ def _jaxcnn_runner():
 
 def _load_standin():
     """Imports benchmarks/_torchvision_standin.py by path."""
-    import importlib.util
-
     path = os.path.join(_HERE, "_torchvision_standin.py")
     spec = importlib.util.spec_from_file_location("_torchvision_standin", path)
     module = importlib.util.module_from_spec(spec)
@@ -319,8 +318,24 @@ def _cli_times(cores: int) -> str:
     return "\n".join(lines)
 
 
+def _require_peer() -> None:
+    """Exits with a message (status 1) unless torch and facenet-pytorch import."""
+    missing = [
+        name
+        for name in ("torch", "facenet_pytorch")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        sys.exit(
+            f"benchmarks/mtcnn.py compares with facenet-pytorch and needs "
+            f"{' and '.join(missing)}: pip install torch==2.13.0 && "
+            f"pip install --no-deps facenet-pytorch==2.6.0"
+        )
+
+
 def main() -> None:
     args = _parse()
+    _require_peer()
     cores = _pin(args.cores)
     sets = {k: v for k, v in _sets().items() if args.only in k}
     fp_run, build, nms = _facenet_runner(args.cores)

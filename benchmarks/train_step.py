@@ -19,6 +19,7 @@ gets ``torch.set_num_threads(--threads)``.
 """
 
 import argparse
+import importlib.util
 import multiprocessing
 import os
 import platform
@@ -167,6 +168,11 @@ def _start_workers(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if importlib.util.find_spec("torch") is None:
+        sys.exit(
+            "benchmarks/train_step.py compares with PyTorch and needs torch: "
+            "pip install torch==2.13.0"
+        )
     workers = _start_workers(args)
     times = {name: [] for name in workers}
     try:

@@ -113,7 +113,13 @@ def add_parser(sub) -> None:
         metavar=("T1", "T2", "T3"),
         help="P-Net, R-Net, O-Net face-probability thresholds (default: 0.6 0.7 0.7)",
     )
-    p.add_argument("--crop-size", type=int, default=160, metavar="PX")
+    p.add_argument(
+        "--crop-size",
+        type=int,
+        default=160,
+        metavar="PX",
+        help="side of the aligned face crops (default: 160)",
+    )
     p.add_argument(
         "--margin",
         type=int,

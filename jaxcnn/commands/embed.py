@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "embed",
         help="print the FaceNet embedding of the largest face in each image",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n\n")[0].replace("``", ""),
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     add_model_arguments(p)

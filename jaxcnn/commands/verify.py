@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "verify",
         help="compare the largest faces of two images (same / different person)",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n\n")[0].replace("``", ""),
     )
     p.add_argument("images", nargs=2, metavar="IMAGE", help="two image files")
     embed.add_model_arguments(p)

@@ -147,7 +147,8 @@ def load_torch_state_dict(path) -> dict:
     """Reads a PyTorch state dict with ``torch.load(path, weights_only=True)``.
 
     Raises:
-      ImportError: if torch is not installed (``pip install jaxcnn[torch]``).
+      ImportError: if torch is not installed (``pip install torch==2.13.0``,
+        the ``torch`` extra).
       FileNotFoundError: if ``path`` does not exist.
     """
     path = _checks.check_path(path, "path")
@@ -157,7 +158,8 @@ def load_torch_state_dict(path) -> dict:
         import torch
     except ImportError as err:  # pragma: no cover - depends on the install
         raise ImportError(
-            "reading .pt weights needs torch: pip install 'jaxcnn[torch]'"
+            "reading .pt weights needs torch: pip install torch==2.13.0 "
+            "(jaxcnn's 'torch' extra)"
         ) from err
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -107,7 +107,8 @@ def _read_torch_net(directory: str, net: str) -> dict:
         import torch
     except ImportError as err:
         raise ImportError(
-            "reading facenet-pytorch weights needs torch: pip install 'jaxcnn[torch]'"
+            "reading facenet-pytorch weights needs torch: pip install "
+            "torch==2.13.0 (jaxcnn's 'torch' extra)"
         ) from err
     path = os.path.join(directory, f"{net}.pt")
     try:
