@@ -6,8 +6,11 @@ Two sources give the same arrays (a test checks it):
   ``assets/weights/{pnet,rnet,onet}.lz4``, joblib + lz4 lists of float32
   arrays, already in (kH, kW, I, O) layout for images in normal (H, W) order.
   The files are located from the installed distribution's metadata (importing
-  ``mtcnn`` would import TensorFlow) and read only from that package's own directory:
-  joblib files are pickles, so no user path is ever accepted for them.
+  ``mtcnn`` would import TensorFlow) and read only from that package's own
+  directory: joblib files are pickles, so no user path is ever accepted for
+  them, and a file is unpickled only if its SHA-256 is that of the file
+  ``mtcnn`` 1.0.0 ships (a look-alike package earlier on ``sys.path``, e.g. in
+  the working directory under ``python -m``, cannot smuggle in another pickle).
 * ``"facenet-pytorch"``: facenet-pytorch's ``data/{pnet,rnet,onet}.pt`` state
   dicts, read with ``torch.load(weights_only=True)`` (no arbitrary
   unpickling); needs the optional ``torch`` extra.
@@ -17,7 +20,9 @@ flattens accordingly.
 """
 
 import functools
+import hashlib
 import importlib.metadata
+import io
 import os
 
 import jax.numpy as jnp
@@ -41,6 +46,14 @@ _MTCNN_ORDER = {
 }
 
 
+# SHA-256 of assets/weights/<net>.lz4 in mtcnn 1.0.0 (the version pyproject.toml
+# pins): the only bytes this module will unpickle.
+_MTCNN_SHA256 = {
+    "pnet": "ea6b0c3e685ebee3165326ad6484acc95f2ef78f1c94fbf40a55704fa989f7b5",
+    "rnet": "cb00e6460f3c98b0bfafaba3c0a0ded4bdf6e62cee7174d969e8670d7e757fee",
+    "onet": "94f6ea2f4cf985275ee958cdd762d17b6009348a4fb9d8c6be39ba73ffd22ca3",
+}
+
 # Installed distribution that ships each package's files.
 _DISTRIBUTIONS = {"mtcnn": "mtcnn", "facenet_pytorch": "facenet-pytorch"}
 
@@ -48,9 +61,10 @@ _DISTRIBUTIONS = {"mtcnn": "mtcnn", "facenet_pytorch": "facenet-pytorch"}
 def _package_dir(package: str) -> str:
     """Returns the directory of an installed package without importing it.
 
-    The directory is taken from the installed distribution's metadata, not from
-    ``sys.path``, so a file or folder named like the package in the working
-    directory cannot shadow it.
+    The directory comes from the distribution metadata that
+    ``importlib.metadata`` finds on ``sys.path``; that can be a look-alike (the
+    working directory is on ``sys.path`` under ``python -m``), so callers check
+    what they read (``_read_mtcnn_net``: SHA-256 before unpickling).
     """
     try:
         dist = importlib.metadata.distribution(_DISTRIBUTIONS[package])
@@ -80,7 +94,17 @@ def _read_mtcnn_net(net: str) -> dict:
     import joblib  # local: only this loader needs it
 
     path = os.path.join(_package_dir("mtcnn"), "assets", "weights", f"{net}.lz4")
-    arrays = list(joblib.load(path))
+    with open(path, "rb") as f:
+        payload = f.read()
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != _MTCNN_SHA256[net]:
+        raise ValueError(
+            f"{os.path.abspath(path)} is not the {net}.lz4 that mtcnn 1.0.0 ships "
+            f"(SHA-256 {digest}, expected {_MTCNN_SHA256[net]}); it is a pickle, "
+            f"so it is not read. Reinstall with: pip install mtcnn==1.0.0"
+        )
+    # Unpickle the bytes that were checked, not the path again.
+    arrays = list(joblib.load(io.BytesIO(payload)))
     params = {}
     for name in _MTCNN_ORDER[net]:
         if name.startswith("prelu"):

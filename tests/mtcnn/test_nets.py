@@ -1,4 +1,8 @@
 import importlib.util
+import os
+import pickle
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -82,6 +86,49 @@ def test_sources_give_same_arrays(params):
 def test_load_params_takes_no_path():
     with pytest.raises(ValueError, match="source"):
         mtcnn.load_params("/tmp/evil.lz4")
+
+
+class _Payload:
+    """Unpickling this creates the file ``path``: proof that a pickle ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_look_alike_mtcnn_package_is_not_unpickled(tmp_path):
+    """A fake ``mtcnn`` distribution in the working directory comes first on
+    ``sys.path`` under ``python -c`` / ``python -m``; its pickle must not run."""
+    (tmp_path / "mtcnn-9.0.dist-info").mkdir()
+    (tmp_path / "mtcnn-9.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mtcnn\nVersion: 9.0\n"
+    )
+    weights = tmp_path / "mtcnn" / "assets" / "weights"
+    weights.mkdir(parents=True)
+    marker = tmp_path / "payload-ran"
+    (weights / "pnet.lz4").write_bytes(pickle.dumps(_Payload(str(marker))))
+    code = (
+        "from jaxcnn.mtcnn import weights\n"
+        "try:\n"
+        "    weights._read_mtcnn_net('pnet')\n"
+        "except ValueError as err:\n"
+        "    print('refused:', err)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "refused:" in result.stdout and "SHA-256" in result.stdout
+    assert str(weights / "pnet.lz4") in result.stdout  # the fake was the one found
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize(
