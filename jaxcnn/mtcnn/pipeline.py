@@ -326,7 +326,10 @@ def _crop_and_apply(net, params, table, image_index, boxes, size):
 
 
 def bucket(count: int, minimum: int = 16) -> int:
-    """Smallest of 16, 24, 32, 48, 64, 96, ... (2**k or 1.5 * 2**k) >= count."""
+    """Smallest of ``minimum`` times 1, 1.5, 2, 3, 4, 6, ... that is >= count.
+
+    With the default 16: 16, 24, 32, 48, 64, 96, ...; with 1: 1, 2, 3, 4, 6, 8.
+    """
     size = minimum
     while True:
         if size >= count:
@@ -394,14 +397,17 @@ def _greedy(b, areas, order, threshold: float, mode: str) -> list:
     return kept
 
 
-def _nms_host(boxes, scores, groups, threshold: float, mode: str) -> np.ndarray:
+def _nms_host(
+    boxes, scores, groups, threshold: float, mode: str, plus_one: bool
+) -> np.ndarray:
     """Greedy NMS per group; returns kept indices by decreasing score.
 
     Same rule as ``jaxcnn.boxes.nms`` (ties: lower index first; suppress when
-    overlap > threshold), on inclusive boxes when ``PLUS_ONE_NMS``.
+    overlap > threshold), on inclusive boxes when ``plus_one`` (see
+    ``constants.PLUS_ONE_NMS``).
     """
     b = boxes.astype(np.float64)
-    if C.PLUS_ONE_NMS:
+    if plus_one:
         b = b + np.array([0, 0, 1, 1])
     areas = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
     keep = []
@@ -489,12 +495,17 @@ def _stage1_candidates(params, batch, levels, s: _Settings):
     bounds = np.searchsorted(level, np.arange(len(plan.scales) + 1))
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         keep = lo + _nms_host(
-            b[lo:hi], p[lo:hi], n[lo:hi], s.nms_thresholds[0], "union"
+            b[lo:hi],
+            p[lo:hi],
+            n[lo:hi],
+            s.nms_thresholds[0],
+            "union",
+            C.PLUS_ONE_NMS[0],
         )
         found.append(keep)
     keep = np.concatenate(found)
     n, b, p, reg = n[keep], b[keep], p[keep], reg[keep]
-    keep = _nms_host(b, p, n, s.nms_thresholds[1], "union")
+    keep = _nms_host(b, p, n, s.nms_thresholds[1], "union", C.PLUS_ONE_NMS[1])
     boxes = _square(_calibrate(b[keep], reg[keep].astype(np.float64), False))
     return table, _Candidates(n[keep], boxes, p[keep])
 
@@ -507,7 +518,9 @@ def _stage2(params, table, cand: _Candidates, s: _Settings, shape, border):
     ok = probs[:, 1] > s.thresholds[1]
     image, score = cand.image[ok], probs[ok, 1]
     boxes, offsets = cand.boxes[ok], offsets[ok].astype(np.float64)
-    keep = _nms_host(boxes, score, image, s.nms_thresholds[2], "union")
+    keep = _nms_host(
+        boxes, score, image, s.nms_thresholds[2], "union", C.PLUS_ONE_NMS[2]
+    )
     boxes = _square(_calibrate(boxes[keep], offsets[keep], True))
     return _Candidates(image[keep], boxes, score[keep])
 
@@ -528,7 +541,7 @@ def _stage3(params, table, cand: _Candidates, s: _Settings, shape, border):
     ys = boxes[:, 1:2] + h * marks[:, 5:] - 1
     points = np.stack([xs, ys], axis=2)
     boxes = _calibrate(boxes, offsets[ok].astype(np.float64), True)
-    keep = _nms_host(boxes, score, image, s.nms_thresholds[3], "min")
+    keep = _nms_host(boxes, score, image, s.nms_thresholds[3], "min", C.PLUS_ONE_NMS[3])
     return image[keep], boxes[keep], score[keep], points[keep]
 
 
@@ -551,13 +564,23 @@ def _finish(image, boxes, scores, points, n: int, shape) -> list[Detections]:
     return out
 
 
+def _pad_batch(batch: np.ndarray) -> np.ndarray:
+    """Pads N with blank images to ``bucket(N, 1)`` (1, 2, 3, 4, 6, 8, 12, ...).
+
+    Batch sizes then share compiled programs, as image sizes do.
+    """
+    return _pad_rows(batch, bucket(len(batch), minimum=1))
+
+
 def _detect_batch(params, batch: np.ndarray, s: _Settings, border: str):
     """Runs the cascade on (N, H, W, 3) same-size images; one Detections each."""
     n, height, width, _ = batch.shape
     levels = pyramid(height, width, s.min_face_size, s.scale_factor)
     if n == 0 or not levels:
         return [empty_detections() for _ in range(n)]
-    table, cand = _stage1_candidates(params, batch, levels, s)
+    table, cand = _stage1_candidates(params, _pad_batch(batch), levels, s)
+    real = cand.image < n  # drop candidates found in the blank padding images
+    cand = _Candidates(cand.image[real], cand.boxes[real], cand.scores[real])
     if len(cand.scores):
         cand = _stage2(params, table, cand, s, (height, width), border)
     if not len(cand.scores):

@@ -19,5 +19,11 @@ def photo_reference():
 
 
 @pytest.fixture(scope="session")
+def nms_reference():
+    path = DATA / "facenet_pytorch_nms_convention_reference.json"
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
 def lfw_reference():
     return json.loads((DATA / "lfw_subset_reference.json").read_text())
