@@ -23,7 +23,9 @@ MODES = ("union", "min")
 # Fixed-point scale of the integral image used by ``crop_and_resize``: pixel
 # values are stored as round(v * 16) in int32, exact for integer pixels.
 # TODO: one output pixel may average at most ~526k source pixels (a 725x725
-# bin) before int32 overflows; no check yet (needs > 17k px boxes at size 24).
+# bin) before int32 overflows; crop_and_resize does not check it yet (needs
+# > 17k px boxes at size 24). mtcnn.detect stays below it by refusing images
+# with sides above constants.MAX_IMAGE_SIDE.
 _FIXED_POINT = 16
 
 

@@ -80,6 +80,12 @@ PLUS_ONE_NMS = (False, False, False, True)
 # detect(..., crop_border="zero") gives the reference behaviour. Both agree
 # for boxes inside the image and on the four scikit-image photos.
 CROP_BORDER = "clip"
+# Largest image side detect() accepts. Pyramid levels and crops are averaged
+# from an int32 fixed-point integral image (jaxcnn.boxes.integral_image), exact
+# for bins up to 725x725 pixels; the coarsest level's bins are about
+# min(H, W) / 12 pixels wide and R-Net's are box side / 24, so 8192 keeps every
+# bin below 700. Our limit, not the papers'.
+MAX_IMAGE_SIDE = 8192
 # O-Net landmarks and box regression use the O-Net input box before its
 # truncation to integers, as [facenet-pytorch] (whose numbers the tests
 # match); [matlab] detect_face.m truncates first (fix before pad), which moves

@@ -513,7 +513,7 @@ def _stage1_candidates(params, batch, levels, s: _Settings):
 def _stage2(params, table, cand: _Candidates, s: _Settings, shape, border):
     boxes = _border(cand.boxes, *shape, border)
     probs, offsets = _run_net(
-        nets.rnet_apply, params["rnet"], table, cand.image, boxes, 24
+        nets.rnet_apply, params["rnet"], table, cand.image, boxes, C.RNET_SIZE
     )
     ok = probs[:, 1] > s.thresholds[1]
     image, score = cand.image[ok], probs[ok, 1]
@@ -589,6 +589,17 @@ def _detect_batch(params, batch: np.ndarray, s: _Settings, border: str):
     return _finish(*found, n, (height, width))
 
 
+def _check_sides(images: list[np.ndarray], many: bool) -> None:
+    for i, image in enumerate(images):
+        if max(image.shape[:2]) > C.MAX_IMAGE_SIDE:
+            name = f"images[{i}]" if many else "images"
+            raise ValueError(
+                f"{name} must have sides of at most {C.MAX_IMAGE_SIDE} pixels "
+                f"(the integral image's fixed-point sums would overflow); got "
+                f"{image.shape[0]}x{image.shape[1]}: downscale it first"
+            )
+
+
 def _group_by_shape(images: list[np.ndarray]) -> dict:
     groups = {}
     for i, image in enumerate(images):
@@ -641,12 +652,14 @@ def detect(
 
     Raises:
       ValueError: bad layout (message names the expected layout and the
-        shape received) or a setting out of range.
+        shape received), a side above ``constants.MAX_IMAGE_SIDE`` (8192)
+        or a setting out of range.
       TypeError: non-numeric images or settings.
     """
     s = _settings(min_face_size, scale_factor, thresholds, nms_thresholds)
     _checks.check_choice(crop_border, "crop_border", CROP_BORDERS)
     image_list, many = _as_image_list(images)
+    _check_sides(image_list, many)
     params = _check_params(params)
     results: list[Detections | None] = [None] * len(image_list)
     for idx in _group_by_shape(image_list).values():

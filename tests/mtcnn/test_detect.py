@@ -242,6 +242,17 @@ def test_seen_batch_size_never_compiles_again(params):
     ]  # fmt: skip
 
 
+def test_image_side_limit(params):
+    """Sides above MAX_IMAGE_SIDE would overflow the fixed-point sums: refused
+    with the limit and the size; at the limit the image is processed."""
+    limit = mtcnn.constants.MAX_IMAGE_SIDE
+    with pytest.raises(ValueError, match=rf"at most {limit} pixels.*{limit + 1}x16"):
+        mtcnn.detect(np.zeros((limit + 1, 16, 3), np.uint8), params=params)
+    with pytest.raises(ValueError, match=r"images\[1\] must have sides"):
+        mtcnn.detect([np.zeros((8, 8, 3)), np.zeros((8, limit + 1))], params=params)
+    _assert_empty(mtcnn.detect(np.zeros((16, limit, 3), np.uint8), params=params))
+
+
 def test_bucket():
     assert [pipeline.bucket(k) for k in (1, 16, 17, 25, 33, 49, 100)] == [
         16,
