@@ -355,3 +355,17 @@ def test_real_detector_subprocess_uses_cache(tmp_path):
     assert np.shape(record["landmarks"]) == (1, 5, 2)
     assert os.listdir(tmp_path / "xla")  # compiled programs were stored
     assert _listing(tmp_path) == ["xla"]  # --json-only: nothing else written
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bar_only_for_several_images_on_a_terminal(
+    fake, capsys, monkeypatch, tmp_path, tty
+):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
+    photos = [_photo(tmp_path / f"p{i}.png") for i in range(3)]
+    status, out, err = _run(capsys, *photos, "--json-only")
+    assert status == 0 and len(json.loads(out)["images"]) == 3
+    assert ("3/3" in err and "detect" in err) == tty
+    # one image: no bar even on a terminal
+    status, _, err = _run(capsys, photos[0], "--json-only")
+    assert status == 0 and "1/1" not in err
