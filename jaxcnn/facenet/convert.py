@@ -21,7 +21,7 @@ import zipfile
 import jax
 import numpy as np
 
-from jaxcnn import _checks
+from jaxcnn import _checks, _torch
 
 _BN_LEAVES = {
     "weight": ("params", "scale"),
@@ -150,27 +150,9 @@ def load_torch_state_dict(path) -> dict:
       ImportError: if torch is not installed (``pip install torch==2.13.0``,
         the ``torch`` extra).
       FileNotFoundError: if ``path`` does not exist.
+      ValueError: if torch cannot read it as a state dict.
     """
-    path = _checks.check_path(path, "path")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError(
-            "reading .pt weights needs torch: pip install torch==2.13.0 "
-            "(jaxcnn's 'torch' extra)"
-        ) from err
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises unpickling, zip and runtime errors
-        first = (str(err).splitlines() or [type(err).__name__])[0]
-        raise ValueError(
-            f"cannot read {path} as a PyTorch state dict: {first}"
-        ) from None
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    return state
+    return _torch.load_state_dict(path)
 
 
 def save_npz(path, variables, **meta: str) -> None:

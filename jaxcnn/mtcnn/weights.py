@@ -28,7 +28,7 @@ import os
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcnn import _checks
+from jaxcnn import _checks, _torch
 from jaxcnn.mtcnn.nets import ARCHITECTURES
 
 NETS = ("pnet", "rnet", "onet")
@@ -127,21 +127,7 @@ def _torch_to_layer(state: dict, name: str) -> dict:
 
 
 def _read_torch_net(directory: str, net: str) -> dict:
-    try:
-        import torch
-    except ImportError as err:
-        raise ImportError(
-            "reading facenet-pytorch weights needs torch: pip install "
-            "torch==2.13.0 (jaxcnn's 'torch' extra)"
-        ) from err
-    path = os.path.join(directory, f"{net}.pt")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises unpickling, zip and runtime errors
-        first = (str(err).splitlines() or [type(err).__name__])[0]
-        raise ValueError(
-            f"cannot read {path} as a PyTorch state dict: {first}"
-        ) from None
+    state = _torch.load_state_dict(os.path.join(directory, f"{net}.pt"))
     state = {k: v.detach().numpy() for k, v in state.items()}
     return {name: _torch_to_layer(state, name) for name, _, _ in ARCHITECTURES[net]}
 

@@ -5,9 +5,9 @@ A grep over the package finds every use of ``pickle``, ``joblib.load``,
 
 * ``torch.load`` only with ``weights_only=True``;
 * ``np.load`` never with ``allow_pickle=True``;
-* ``joblib.load`` (a pickle) only in the MTCNN weight loader, on a path built
-  from the installed ``mtcnn`` package's own directory, behind a public
-  function that takes no path;
+* ``joblib.load`` (a pickle) only in the MTCNN weight loader, on the bytes of
+  a file under the installed ``mtcnn`` package's own directory whose SHA-256
+  is that of mtcnn 1.0.0's file, behind a public function that takes no path;
 * ``pickle`` not at all; the CIFAR-10 reader reads the binary format (a pickle
   of the Python version is rejected without being unpickled).
 """
@@ -26,7 +26,9 @@ from jaxcnn import data
 from jaxcnn.mtcnn import weights
 
 PACKAGE = os.path.dirname(os.path.abspath(jaxcnn.__file__))
-RISKY = re.compile(r"\bpickle\b|joblib\.load|torch\.load|np\.load|numpy\.load")
+RISKY = re.compile(
+    r"\b(pickle\b|joblib\.load\b|torch\.load\b|np\.load\b|numpy\.load\b)"
+)
 
 
 def _sources():
@@ -91,7 +93,10 @@ def test_joblib_reads_only_the_installed_mtcnn_package():
     # its callers; the path is built from the package directory.
     assert [a.arg for a in func.args.args] == ["net"]
     loads = [c for n, c in _calls(tree) if n == "joblib.load"]
-    assert len(loads) == 1 and ast.unparse(loads[0].args[0]) == "path"
+    # it unpickles the bytes it read from path, after checking their digest
+    assert len(loads) == 1 and ast.unparse(loads[0].args[0]) == "io.BytesIO(payload)"
+    assert "digest != _MTCNN_SHA256[net]" in source
+    assert source.index("raise ValueError") < source.index("joblib.load")
     assigns = [
         n for n in ast.walk(tree) if isinstance(n, ast.Assign)
         and ast.unparse(n.targets[0]) == "path"
