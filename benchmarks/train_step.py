@@ -36,9 +36,13 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=10, help="steps per timed round")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds")
     args = p.parse_args(argv)
-    if args.devices < 1 or args.batch_size % args.devices:
+    for name in ("batch_size", "threads", "devices", "steps", "rounds"):
+        if getattr(args, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            p.error(f"{flag} must be at least 1; got {getattr(args, name)}")
+    if args.batch_size % args.devices:
         p.error(
-            f"--batch-size must be a multiple of --devices (>= 1); got "
+            f"--batch-size must be a multiple of --devices; got "
             f"{args.batch_size} and {args.devices}"
         )
     return args
@@ -156,14 +160,42 @@ def _start_workers(args):
         os.environ.setdefault(name, str(2**30))
     context = multiprocessing.get_context("spawn")
     workers = {}
-    for name in ("jaxcnn", "pytorch"):
-        parent, child = context.Pipe()
-        process = context.Process(target=_worker, args=(name, args, child))
-        process.start()
-        if parent.recv() != "ready":
-            raise RuntimeError(f"{name} worker failed to start")
-        workers[name] = (process, parent)
+    try:
+        for name in ("jaxcnn", "pytorch"):
+            parent, child = context.Pipe()
+            process = context.Process(target=_worker, args=(name, args, child))
+            process.start()
+            child.close()  # so that a dead worker reads as EOF here
+            workers[name] = (process, parent)
+            _receive(name, workers[name])
+    except BaseException:
+        _stop(workers)
+        raise
     return workers
+
+
+def _receive(name, worker):
+    """The worker's next message; an error if it died (its traceback is above)."""
+    process, conn = worker
+    try:
+        return conn.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(
+            f"the {name} worker exited with status {process.exitcode}"
+        ) from None
+
+
+def _stop(workers):
+    for process, conn in workers.values():
+        try:
+            conn.send(None)
+        except OSError:  # already gone
+            pass
+        process.join(timeout=30)
+        if process.is_alive():
+            process.terminate()
+            process.join()
 
 
 def main(argv=None):
@@ -177,13 +209,11 @@ def main(argv=None):
     times = {name: [] for name in workers}
     try:
         for _ in range(args.rounds):
-            for name, (_, conn) in workers.items():
-                conn.send(args.steps)
-                times[name].append(conn.recv())
+            for name, worker in workers.items():
+                worker[1].send(args.steps)
+                times[name].append(_receive(name, worker))
     finally:
-        for process, conn in workers.values():
-            conn.send(None)
-            process.join()
+        _stop(workers)
     med = {name: statistics.median(t) for name, t in times.items()}
     best = {name: min(t) for name, t in times.items()}
     print(

@@ -216,7 +216,8 @@ def test_bad_array_from_detector_is_one_line(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(detect_cmd, "_load_detector", lambda: refuses)
     status, stdout, stderr = _run(capsys, "--json-only", "--no-cache")
     assert status == 1
-    assert stderr == "jaxcnn detect: error: image must be something else\n"
+    # one line, naming the input (here the default astronaut)
+    assert stderr == "jaxcnn detect: error: astronaut: image must be something else\n"
 
 
 @pytest.mark.parametrize(
@@ -369,3 +370,14 @@ def test_progress_bar_only_for_several_images_on_a_terminal(
     # one image: no bar even on a terminal
     status, _, err = _run(capsys, photos[0], "--json-only")
     assert status == 0 and "1/1" not in err
+
+
+def test_image_over_the_detector_limit_names_the_file(capsys, tmp_path):
+    """The real detector refuses sides above 8192 px; the message names the file."""
+    tall = tmp_path / "tall.png"
+    Image.fromarray(np.zeros((8193, 16, 3), np.uint8)).save(tall)
+    status, out, err = _run(capsys, str(tall), "--json-only")
+    assert status == 1
+    (record,) = json.loads(out)["images"]
+    assert record["error"].startswith("tall.png: ") and "8192" in record["error"]
+    assert "Traceback" not in err

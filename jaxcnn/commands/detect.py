@@ -301,12 +301,15 @@ def _process(source: Source, detect, args, out: str | None) -> dict:
     record = {"name": source.name, "path": source.path}
     start = time.perf_counter()
     try:
-        image = _read(source)
-        found = detect(
-            image,
-            min_face_size=args.min_face_size,
-            thresholds=tuple(args.thresholds),
-        )
+        image = _read(source)  # its errors name the file
+        try:
+            found = detect(
+                image,
+                min_face_size=args.min_face_size,
+                thresholds=tuple(args.thresholds),
+            )
+        except (ValueError, TypeError) as err:  # e.g. a side above the limit
+            raise ValueError(f"{source.name}: {_one_line(err)}") from None
     except (OSError, ValueError, TypeError) as err:
         _error(_one_line(err))
         return record | {"error": _one_line(err)}

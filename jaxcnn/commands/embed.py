@@ -122,7 +122,10 @@ class Embedder:
         height, width = image.shape[:2]
         if not self.detect_faces:
             return np.array([0.0, 0.0, width, height], np.float32)
-        found = detect(image)
+        try:
+            found = detect(image)
+        except ValueError as err:  # e.g. a side above mtcnn's limit
+            raise FaceError(f"{path}: {err}") from None
         boxes = np.asarray(found.boxes, np.float32).reshape(-1, 4)
         if len(boxes) == 0:
             raise FaceError(f"{path}: no face found")

@@ -13,13 +13,14 @@ Sources (short names as in the project's specification digest):
 Pixel arithmetic ("+1"), said once here: the reference pipeline works in
 Matlab's 1-based, inclusive pixel indices, so a box ``(x1, y1, x2, y2)``
 covers columns ``x1 .. x2`` and is ``x2 - x1 + 1`` wide. Inside the cascade,
-``jaxcnn.mtcnn.pipeline`` keeps that convention exactly where the reference
-uses it: in the final NMS (``PLUS_ONE_NMS``), in ``bbreg`` calibration after R-Net
-and O-Net, in the crop boxes (truncated, inclusive), and in landmark
-decoding. P-Net calibration uses no +1 ([matlab] ``detect_face.m``). Boxes
-leave the pipeline converted to the package's continuous coordinates,
-``[x1 - 1, x2)`` (see ``jaxcnn``'s shape legend); landmarks already come out
-0-based and are not shifted.
+``jaxcnn.mtcnn.pipeline`` keeps that convention where the reference uses it:
+in ``bbreg`` calibration after R-Net and O-Net, in the crop boxes (truncated,
+inclusive) and in landmark decoding. NMS is the exception: the reference uses
++1 in all four, ``PLUS_ONE_NMS`` only in the final one, as facenet-pytorch.
+P-Net calibration uses no +1 ([matlab] ``detect_face.m``). Boxes leave the
+pipeline converted to the package's continuous coordinates, ``[x1 - 1, x2)``
+(see ``jaxcnn``'s shape legend); landmarks already come out 0-based and are
+not shifted.
 """
 
 from dataclasses import dataclass
@@ -66,9 +67,11 @@ PIXEL_SCALE = 0.0078125
 # [matlab] nms.m uses +1 in all four; [facenet-pytorch] detect_face.py only in
 # the last (its numpy nms), torchvision's batched_nms in the first three. The
 # choice moves boxes: on the astronaut resized to 128x128 the +1 everywhere
-# keeps a different box (IoU 0.80 with facenet-pytorch's). jaxcnn follows
+# keeps a different box (IoU 0.81 with facenet-pytorch's). jaxcnn follows
 # facenet-pytorch, like CROP_BORDER below, so that its outputs match the
-# conformance anchors on every image, not only on the four test photos.
+# conformance anchors on every image, not only on the four test photos. The
+# anchors pin the first three entries; no test image found so far depends on
+# the last one (it follows facenet-pytorch's code).
 PLUS_ONE_NMS = (False, False, False, True)
 # R-Net and O-Net crops of boxes that leave the image: "clip" crops only the
 # part inside the image and stretches it ([facenet-pytorch] detect_face.py

@@ -54,6 +54,9 @@ _MTCNN_SHA256 = {
     "onet": "94f6ea2f4cf985275ee958cdd762d17b6009348a4fb9d8c6be39ba73ffd22ca3",
 }
 
+# More than the largest of them (onet.lz4, 1,557,637 bytes): a read stops here.
+_MTCNN_MAX_BYTES = 2**21
+
 # Installed distribution that ships each package's files.
 _DISTRIBUTIONS = {"mtcnn": "mtcnn", "facenet_pytorch": "facenet-pytorch"}
 
@@ -94,8 +97,14 @@ def _read_mtcnn_net(net: str) -> dict:
     import joblib  # local: only this loader needs it
 
     path = os.path.join(_package_dir("mtcnn"), "assets", "weights", f"{net}.lz4")
-    with open(path, "rb") as f:
-        payload = f.read()
+    try:
+        with open(path, "rb") as f:
+            payload = f.read(_MTCNN_MAX_BYTES)  # bounded: may be a device file
+    except OSError as err:
+        raise FileNotFoundError(
+            f"cannot read {os.path.abspath(path)} ({err.strerror or err}); the "
+            f"MTCNN weights come from mtcnn 1.0.0: pip install mtcnn==1.0.0"
+        ) from None
     digest = hashlib.sha256(payload).hexdigest()
     if digest != _MTCNN_SHA256[net]:
         raise ValueError(
@@ -127,9 +136,15 @@ def _torch_to_layer(state: dict, name: str) -> dict:
 
 
 def _read_torch_net(directory: str, net: str) -> dict:
-    state = _torch.load_state_dict(os.path.join(directory, f"{net}.pt"))
+    path = os.path.join(directory, f"{net}.pt")
+    state = _torch.load_state_dict(path)
     state = {k: v.detach().numpy() for k, v in state.items()}
-    return {name: _torch_to_layer(state, name) for name, _, _ in ARCHITECTURES[net]}
+    try:
+        return {name: _torch_to_layer(state, name) for name, _, _ in ARCHITECTURES[net]}
+    except KeyError as err:
+        raise ValueError(
+            f"{path} is not facenet-pytorch's {net}: it has no tensor {err.args[0]!r}"
+        ) from None
 
 
 def _to_jax(params: dict) -> dict:

@@ -200,3 +200,17 @@ def test_bad_weights_and_options(capsys, tmp_path, photos):
                 "5",
             ]
         )
+
+
+def test_image_over_the_detector_limit_is_an_input_error(capsys, tmp_path, weights):
+    """A side above mtcnn's MAX_IMAGE_SIDE: one error line naming the file, the
+    other images still processed, exit status 1, no traceback."""
+    tall = tmp_path / "tall.png"
+    Image.fromarray(np.zeros((8193, 16, 3), np.uint8)).save(tall)
+    argv = ["embed", str(tall), str(tall), "--weights", str(weights[0])]
+    status, out, err = _run(capsys, argv)
+    assert status == 1
+    records = json.loads(out)["images"]
+    assert len(records) == 2
+    assert all("tall.png" in r["error"] and "8192" in r["error"] for r in records)
+    assert "Traceback" not in err and err.count("at most 8192") == 2

@@ -234,9 +234,11 @@ def test_seen_batch_size_never_compiles_again(params):
     assert _count_compiles(five) == 0
     # the same image in a padded batch: the same detections as alone
     alone = mtcnn.detect(image, params=params)
+    # (to float rounding: a batch may round sums differently)
     for found in mtcnn.detect([image] * 5, params=params):
-        np.testing.assert_array_equal(found.boxes, alone.boxes)
-        np.testing.assert_array_equal(found.landmarks, alone.landmarks)
+        np.testing.assert_allclose(found.boxes, alone.boxes, atol=1e-3)
+        np.testing.assert_allclose(found.landmarks, alone.landmarks, atol=1e-3)
+        np.testing.assert_allclose(found.scores, alone.scores, atol=1e-5)
     assert [pipeline.bucket(n, minimum=1) for n in range(1, 10)] == [
         1, 2, 3, 4, 6, 6, 8, 8, 12,
     ]  # fmt: skip

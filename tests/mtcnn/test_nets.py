@@ -152,3 +152,16 @@ def test_bad_input_shapes(params, fn, shape, match):
 def test_init_rejects_unknown_net():
     with pytest.raises(ValueError, match="net"):
         nets.init(jax.random.key(0), "qnet")
+
+
+def test_unreadable_or_endless_weight_files(tmp_path, monkeypatch):
+    from jaxcnn.mtcnn import weights
+
+    monkeypatch.setattr(weights, "_package_dir", lambda package: str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"pnet.lz4.*pip install mtcnn==1.0.0"):
+        weights._read_mtcnn_net("pnet")
+    folder = tmp_path / "assets" / "weights"
+    folder.mkdir(parents=True)
+    (folder / "pnet.lz4").symlink_to("/dev/zero")  # a read must stop
+    with pytest.raises(ValueError, match="SHA-256"):
+        weights._read_mtcnn_net("pnet")
