@@ -301,18 +301,15 @@ def _process(source: Source, detect, args, out: str | None) -> dict:
     record = {"name": source.name, "path": source.path}
     start = time.perf_counter()
     try:
-        image = _read(source)  # its errors name the file
-        try:
-            found = detect(
-                image,
-                min_face_size=args.min_face_size,
-                thresholds=tuple(args.thresholds),
-            )
-        except (ValueError, TypeError) as err:  # e.g. a side above the limit
-            raise ValueError(f"{source.name}: {_one_line(err)}") from None
-    except (OSError, ValueError, TypeError) as err:
-        _error(_one_line(err))
-        return record | {"error": _one_line(err)}
+        image = _read(source)
+    except (OSError, ValueError, TypeError) as err:  # its message names the file
+        return _failed(record, _one_line(err))
+    try:
+        found = detect(
+            image, min_face_size=args.min_face_size, thresholds=tuple(args.thresholds)
+        )
+    except (ValueError, TypeError) as err:  # e.g. a side above the limit
+        return _failed(record, f"{source.name}: {_one_line(err)}")
     record |= {"height": int(image.shape[0]), "width": int(image.shape[1])}
     record |= _detections_json(found)
     seconds = time.perf_counter() - start
@@ -320,6 +317,12 @@ def _process(source: Source, detect, args, out: str | None) -> dict:
     if out is not None:
         record["files"] = _save(source, image, found, args, out)
     return record
+
+
+def _failed(record: dict, message: str) -> dict:
+    """Reports one input's error on stderr and in its JSON record."""
+    _error(message)
+    return record | {"error": message}
 
 
 def _read(source: Source) -> np.ndarray:

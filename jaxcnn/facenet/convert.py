@@ -150,7 +150,8 @@ def load_torch_state_dict(path) -> dict:
       ImportError: if torch is not installed (``pip install torch==2.13.0``,
         the ``torch`` extra).
       FileNotFoundError: if ``path`` does not exist.
-      ValueError: if torch cannot read it as a state dict.
+      ValueError: if ``path`` is a directory, or torch cannot read it, or it
+        holds anything but a dict of names to tensors.
     """
     return _torch.load_state_dict(path)
 
