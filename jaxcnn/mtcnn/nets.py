@@ -12,11 +12,13 @@ does). Before their first dense layer R-Net and O-Net read the feature map in
 (Matcaffe's W x H blobs), and the shipped dense weights keep that order.
 """
 
+import functools
 from collections.abc import Mapping
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcnn import _checks, ops
 from jaxcnn.mtcnn import constants as C
@@ -172,17 +174,106 @@ def _check_input(x, name: str, min_side: int, exact: bool) -> None:
         raise ValueError(f"{name} must be at least {min_side}x{min_side}; got {shape}")
 
 
-def _conv_prelu(params, x, i: int, lowering: str = "xla"):
+def _conv_prelu(params, x, i: int):
     kernel, bias = params[f"conv{i}"]["kernel"], params[f"conv{i}"]["bias"]
-    x = ops.conv(x, kernel, bias, lowering=lowering)
+    x = ops.conv(x, kernel, bias)
     return ops.prelu(x, params[f"prelu{i}"]["alpha"])
 
 
-# R-Net and O-Net conv1 (3 input channels, batches of crops) as tiles times
-# filters: 3x faster than XLA's CPU convolution on 192 R-Net crops (13 ms ->
-# 4 ms, benchmarks/ops.py). P-Net's conv1 over one large canvas is faster as
-# an XLA convolution, and the deeper layers are level.
-_CROP_CONV1 = "matmul"
+def _space_to_depth(x):
+    """Cuts (N, 2h, 2w, C) into 2x2 pixel blocks: (N, h, w, 4C).
+
+    Channel ``(a * 2 + b) * C + c`` of block (i, j) is channel c of the pixel
+    at row ``2i + a``, column ``2j + b``.
+    """
+    n, h, w, c = x.shape
+    x = x.reshape(n, h // 2, 2, w // 2, 2, c)
+    return jnp.transpose(x, (0, 1, 3, 2, 4, 5)).reshape(n, h // 2, w // 2, 4 * c)
+
+
+# _BLOCK_TAPS[u, a, p, i] = 1 where input row 2u + a of a 4-row block feeds
+# kernel row i of the 3x3 convolution's output row p (0 or 1) of the block:
+# 2u + a = p + i.
+_BLOCK_TAPS = np.zeros((2, 2, 2, 3), np.float32)
+for _u, _a, _p in np.ndindex(2, 2, 2):
+    if 0 <= 2 * _u + _a - _p <= 2:
+        _BLOCK_TAPS[_u, _a, _p, 2 * _u + _a - _p] = 1.0
+
+
+def _block_kernel(kernel):
+    """A 3x3 kernel (3, 3, I, O) as a 2x2 kernel over 2x2 pixel blocks.
+
+    Returns (2, 2, 4I, 4O): the block convolution's output channel
+    ``(p * 2 + q) * O + o`` is the 3x3 convolution at row ``2i + p``, column
+    ``2j + q``; input channels are ordered as ``_space_to_depth`` makes them.
+    """
+    taps = jnp.asarray(_BLOCK_TAPS, kernel.dtype)
+    k = jnp.einsum("uapi,vbqj,ijco->uvabcpqo", taps, taps, kernel)
+    i, o = kernel.shape[2:]
+    return k.reshape(2, 2, 4 * i, 4 * o)
+
+
+def _conv1_blocks(params, x, valid=None):
+    """conv1 (3x3, stride 1) and PReLU, computed on 2x2 pixel blocks.
+
+    One 2x2 convolution from 12 to 4 O channels over the image cut into 2x2
+    blocks gives the numbers of the 3x3 convolution from 3 to O channels (up
+    to float rounding) and on CPU runs 2x to 3x faster: three input channels
+    leave XLA's convolution little to vectorise (``benchmarks/ops.py``). An
+    odd side gets one more zero row or column, whose outputs are -inf.
+
+    Args:
+      params: the net's parameters.
+      x: (N, H, W, 3) normalised images.
+      valid: optional bool (N or 1, H - 2, W - 2): outputs where it is False
+        become -inf, so that no max pool window takes them.
+
+    Returns:
+      (N, h, w, 4, O) with ``h = ceil((H - 2) / 2)``, ``w`` likewise: axis 3
+      holds the outputs at rows ``2i + p`` and columns ``2j + q`` in the order
+      (p, q) = (0, 0), (0, 1), (1, 0), (1, 1).
+    """
+    n, h, w, _ = x.shape
+    ph, pw = h % 2, w % 2
+    x = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)))
+    kernel, bias = params["conv1"]["kernel"], params["conv1"]["bias"]
+    o = kernel.shape[-1]
+    y = ops.conv(_space_to_depth(x), _block_kernel(kernel), jnp.tile(bias, 4))
+    y = ops.prelu(y, jnp.tile(params["prelu1"]["alpha"], 4))
+    y = y.reshape(n, y.shape[1], y.shape[2], 4, o)
+    if ph or pw or valid is not None:
+        if valid is None:
+            valid = jnp.ones((1, h - 2, w - 2), bool)
+        valid = jnp.pad(valid, ((0, 0), (0, ph), (0, pw)))[..., None]
+        y = jnp.where(_space_to_depth(valid)[..., None], y, -jnp.inf)
+    return y
+
+
+def _pool2_blocks(y):
+    """The 2x2, stride 2, ceil-mode max pool of ``_conv1_blocks`` output."""
+    return jnp.max(y, axis=3)
+
+
+def _pool3_blocks(y):
+    """The 3x3, stride 2, ceil-mode max pool of ``_conv1_blocks`` output.
+
+    Window (i, j) covers rows and columns 2i to 2i + 2: the four outputs of
+    block (i, j), the top row of block (i + 1, j), the left column of block
+    (i, j + 1) and the top-left output of block (i + 1, j + 1). Blocks past
+    the edge are -inf: the ceil mode's last window is cut short there.
+    """
+    pad = ((0, 0), (0, 1), (0, 1), (0, 0), (0, 0))
+    y = jnp.pad(y, pad, constant_values=-jnp.inf)
+    below, right = y[:, 1:, :-1], y[:, :-1, 1:]
+    window = [
+        jnp.max(y[:, :-1, :-1], axis=3),
+        below[:, :, :, 0],
+        below[:, :, :, 1],
+        right[:, :, :, 0],
+        right[:, :, :, 2],
+        y[:, 1:, 1:, 0],
+    ]
+    return functools.reduce(jnp.maximum, window)
 
 
 def _pool(x, k: int):
@@ -198,13 +289,17 @@ def _flatten_whc(x):
     return ops.flatten(jnp.transpose(x, (0, 2, 1, 3)))
 
 
-def _mask_padding(x, height, width):
-    """Sets rows >= height and columns >= width to -inf (scalars or (N,))."""
+def _valid_region(shape, height, width):
+    """Marks the conv1 outputs of an (N, H, W, C) input inside the image.
+
+    Returns bool (N or 1, H - 2, W - 2), True in rows < height and columns <
+    width (scalars or (N,)).
+    """
     height = jnp.reshape(jnp.asarray(height), (-1, 1, 1))
     width = jnp.reshape(jnp.asarray(width), (-1, 1, 1))
-    rows = jnp.arange(x.shape[1])[None, :, None] < height
-    cols = jnp.arange(x.shape[2])[None, None, :] < width
-    return jnp.where((rows & cols)[..., None], x, -jnp.inf)
+    rows = jnp.arange(shape[1] - 2)[None, :, None] < height
+    cols = jnp.arange(shape[2] - 2)[None, None, :] < width
+    return rows & cols
 
 
 def pnet_apply(params: dict, x, *, valid_size=None) -> PNetOutput:
@@ -228,17 +323,17 @@ def pnet_apply(params: dict, x, *, valid_size=None) -> PNetOutput:
     _check_params(params, "pnet")
     _check_input(x, "x", C.PNET_CELL, exact=False)
     _check_same_dtype(x, params)
-    x = _conv_prelu(params, x, 1)
+    valid = None
     if valid_size is not None:
         # conv1 rows past h - 3 see padding; -inf keeps them out of the ceil
         # pool's last, partial window, as if that window were cut short
-        x = _mask_padding(x, valid_size[0] - 2, valid_size[1] - 2)
-    return _pnet_tail(params, x)
+        valid = _valid_region(x.shape, valid_size[0] - 2, valid_size[1] - 2)
+    return _pnet_tail(params, _pool2_blocks(_conv1_blocks(params, x, valid)))
 
 
 def _pnet_tail(params, x) -> PNetOutput:
-    """P-Net after conv1 + PReLU: pool, conv2, conv3 and the two heads."""
-    x = _conv_prelu(params, _conv_prelu(params, _pool(x, 2), 2), 3)
+    """P-Net after conv1, PReLU and pool: conv2, conv3 and the two heads."""
+    x = _conv_prelu(params, _conv_prelu(params, x, 2), 3)
     logits = ops.conv(x, params["conv4_1"]["kernel"], params["conv4_1"]["bias"])
     offsets = ops.conv(x, params["conv4_2"]["kernel"], params["conv4_2"]["bias"])
     return PNetOutput(ops.softmax(logits, axis=-1), offsets)
@@ -265,13 +360,12 @@ def pnet_canvas_apply(params: dict, x, conv1_valid) -> PNetOutput:
     _check_params(params, "pnet")
     _check_input(x, "x", C.PNET_CELL, exact=False)
     _check_same_dtype(x, params)
-    x = _conv_prelu(params, x, 1)
-    x = jnp.where(conv1_valid[None, :, :, None], x, -jnp.inf)
-    return _pnet_tail(params, x)
+    y = _conv1_blocks(params, x, conv1_valid[None])
+    return _pnet_tail(params, _pool2_blocks(y))
 
 
 def _rnet_features(params, x):
-    x = _pool(_conv_prelu(params, x, 1, _CROP_CONV1), 3)
+    x = _pool3_blocks(_conv1_blocks(params, x))
     x = _pool(_conv_prelu(params, x, 2), 3)
     x = _flatten_whc(_conv_prelu(params, x, 3))
     return ops.prelu(_dense(params, x, "dense4"), params["prelu4"]["alpha"])
@@ -288,7 +382,7 @@ def rnet_apply(params: dict, x) -> RNetOutput:
 
 
 def _onet_features(params, x):
-    x = _pool(_conv_prelu(params, x, 1, _CROP_CONV1), 3)
+    x = _pool3_blocks(_conv1_blocks(params, x))
     x = _pool(_conv_prelu(params, x, 2), 3)
     x = _pool(_conv_prelu(params, x, 3), 2)
     x = _flatten_whc(_conv_prelu(params, x, 4))

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcnn import _checks
+from jaxcnn import _checks, xla
 from jaxcnn import boxes as jboxes
 from jaxcnn import images as jimages
 from jaxcnn.mtcnn import constants as C
@@ -284,7 +284,7 @@ def _plan(height: int, width: int, min_face_size: float, scale_factor: float):
     )
 
 
-@jax.jit
+@xla.jit
 def _stage1_program(pnet_params, images, gather, conv1_valid):
     """Integral image, pyramid canvas and P-Net on it, in one program.
 
@@ -318,7 +318,7 @@ def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
     return padded
 
 
-@functools.partial(jax.jit, static_argnames=("net", "size"))
+@functools.partial(xla.jit, static_argnames=("net", "size"))
 def _crop_and_apply(net, params, table, image_index, boxes, size):
     """Crops boxes from integral images, resizes them to size, runs a net."""
     crops = jboxes.area_crops(table, image_index, boxes, size, size)

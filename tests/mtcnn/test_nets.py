@@ -165,3 +165,35 @@ def test_unreadable_or_endless_weight_files(tmp_path, monkeypatch):
     (folder / "pnet.lz4").symlink_to("/dev/zero")  # a read must stop
     with pytest.raises(ValueError, match="SHA-256"):
         weights._read_mtcnn_net("pnet")
+
+
+@pytest.mark.parametrize("h, w", [(12, 12), (13, 12), (20, 27), (31, 18)])
+def test_pnet_valid_size_equals_unpadded_input(params, h, w):
+    # conv1 runs on 2x2 pixel blocks: odd sizes and padding must not leak in
+    rng = np.random.default_rng(h * w)
+    image = rng.uniform(-1, 1, (1, h, w, 3)).astype(np.float32)
+    padded = np.pad(image, ((0, 0), (0, 34 - h), (0, 31 - w), (0, 0)))
+    padded[:, h:, :] = padded[:, :, w:] = 50.0  # loud padding
+    got = mtcnn.pnet_apply(params["pnet"], padded, valid_size=(h, w))
+    want = ref.pnet(params["pnet"], image)
+    mh, mw = want[0].shape[1:3]
+    for g, r in zip(got, want, strict=True):
+        assert_close(g[:, :mh, :mw], r)
+
+
+def test_pnet_canvas_cells_equal_each_image_alone(params):
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-1, 1, (17, 22, 3)).astype(np.float32)
+    b = rng.uniform(-1, 1, (15, 13, 3)).astype(np.float32)
+    canvas = np.full((1, 36, 40, 3), 9.0, np.float32)  # loud gaps
+    valid = np.zeros((34, 38), bool)
+    for image, (y, x) in ((a, (0, 0)), (b, (18, 24))):
+        h, w = image.shape[:2]
+        canvas[0, y : y + h, x : x + w] = image
+        valid[y : y + h - 2, x : x + w - 2] = True
+    out = nets.pnet_canvas_apply(params["pnet"], canvas, jnp.asarray(valid))
+    for image, (y, x) in ((a, (0, 0)), (b, (18, 24))):
+        want = ref.pnet(params["pnet"], image[None])
+        mh, mw = want[0].shape[1:3]
+        for g, r in zip(out, want, strict=True):
+            assert_close(g[:, y // 2 : y // 2 + mh, x // 2 : x // 2 + mw], r)

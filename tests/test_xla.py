@@ -1,0 +1,63 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxcnn import ops, xla
+from tests.tolerances import assert_close
+
+
+def conv16to32(x, k):
+    return ops.conv(x, k)
+
+
+def test_jit_matches_jax_jit_and_keeps_its_attributes():
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(-1, 1, (1, 20, 24, 16)), jnp.float32)
+    k = jnp.asarray(rng.uniform(-0.1, 0.1, (3, 3, 16, 32)), jnp.float32)
+    fast = xla.jit(conv16to32)
+    assert_close(fast(x, k), jax.jit(conv16to32)(x, k))
+    assert fast.__name__ == "conv16to32"
+    assert fast._cache_size() == 1
+    text = fast.lower(x, k).compile().as_text()
+    assert "convolution" in text
+
+
+def test_jit_turns_the_ynn_fusion_off_on_cpu():
+    if jax.default_backend() != "cpu":
+        pytest.skip("the option is for XLA's CPU backend")
+    x, k = jnp.ones((1, 40, 40, 16)), jnp.ones((3, 3, 16, 32))
+    if "%ynn_fusion" not in jax.jit(conv16to32).lower(x, k).compile().as_text():
+        pytest.skip("this XLA does not use YNNPACK for the convolution anyway")
+    text = xla.jit(conv16to32).lower(x, k).compile().as_text()
+    assert "%ynn_fusion" not in text and "convolution(" in text
+
+
+def test_decorator_form_takes_jit_arguments():
+    @xla.jit(static_argnames="n")
+    def power(x, n):
+        return x**n
+
+    assert float(power(jnp.float32(3.0), n=2)) == 9.0
+
+
+def test_unknown_option_falls_back_to_none(monkeypatch):
+    monkeypatch.setattr(xla, "CPU_COMPILER_OPTIONS", {"xla_no_such_option_zz": ""})
+    xla.compiler_options.cache_clear()
+    try:
+        assert xla.compiler_options() == {}
+        assert float(xla.jit(lambda x: x + 1)(jnp.float32(1.0))) == 2.0
+    finally:
+        xla.compiler_options.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((3,), {}, "fun must be callable"),
+        ((abs,), {"compiler_options": {}}, "compiler_options"),
+    ],
+)
+def test_bad_arguments(args, kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        xla.jit(*args, **kwargs)
