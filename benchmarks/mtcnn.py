@@ -15,10 +15,15 @@ Reported per set: the first (cold) pass of each library (jaxcnn: tracing and
 XLA compilation for every new image size, no persistent cache; facenet-pytorch:
 building ``MTCNN()`` and loading its weights is timed separately), then warm
 images per second as the median over ``--repeats`` rounds in which the two
-libraries alternate which goes first, with the process CPU time per image
+libraries alternate which goes first (in each round, each library passes over
+the set as many times as fit in ``--min-seconds``, at least once, and the mean
+pass counts), with the process CPU time per image
 beside the wall time (CPU time is less sensitive to other load on the machine).
 Each image is one call (facenet-pytorch can only batch images of equal size);
 detections are materialised (``jax.block_until_ready``) inside the timing.
+The script restarts itself with large glibc malloc thresholds (``_MALLOC``),
+unless they are set already, so that neither library pays page faults for
+memory that malloc returned to the system after the previous call.
 
 facenet-pytorch imports torchvision, which cannot be installed here: a
 stand-in (``benchmarks/_torchvision_standin.py``, NumPy greedy NMS) provides
@@ -28,8 +33,8 @@ facenet-pytorch; the headline ratio uses that number.
 
 Usage::
 
-    python benchmarks/mtcnn.py [--cores 2] [--repeats 5] [--profile] [--cli]
-                               [--only SET]
+    python benchmarks/mtcnn.py [--cores 2] [--repeats 5] [--min-seconds 1]
+                               [--profile] [--cli] [--only SET]
 """
 
 import argparse
@@ -70,12 +75,23 @@ def _parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cores", type=int, default=2, help="CPU cores for both")
     p.add_argument("--repeats", type=int, default=5, help="warm rounds")
+    p.add_argument(
+        "--min-seconds",
+        type=float,
+        default=1.0,
+        help="in each warm round, run a set again until this much time passed",
+    )
     p.add_argument("--profile", action="store_true", help="time jaxcnn's stages")
     p.add_argument("--cli", action="store_true", help="time `jaxcnn detect` runs")
     p.add_argument(
         "--only", default="", help="run only the sets whose name contains this"
     )
-    return p.parse_args()
+    args = p.parse_args()
+    if args.repeats < 1:
+        p.error(f"--repeats must be at least 1; got {args.repeats}")
+    if not args.min_seconds >= 0:
+        p.error(f"--min-seconds must be >= 0; got {args.min_seconds}")
+    return args
 
 
 def _pin(cores: int) -> list[int]:
@@ -198,18 +214,29 @@ def _cold(sets, jax_run, fp_run, nms) -> dict:
     return cold
 
 
-def _warm(sets, jax_run, fp_run, nms, repeats: int) -> dict:
+def _passes(run, images, nms, min_seconds: float):
+    """Mean (wall, cpu, nms) seconds of one pass over ``images``.
+
+    Passes repeat until ``min_seconds`` of wall time have passed (at least one).
+    """
+    total, count = [0.0, 0.0, 0.0], 0
+    while count == 0 or total[0] < min_seconds:
+        wall, cpu, in_nms, _ = _timed(run, images, nms)
+        total = [total[0] + wall, total[1] + cpu, total[2] + in_nms]
+        count += 1
+    return tuple(t / count for t in total)
+
+
+def _warm(sets, jax_run, fp_run, nms, repeats: int, min_seconds: float) -> dict:
     """Per set and library: lists of (wall, cpu, nms) seconds, one per round."""
     warm = {name: {"jaxcnn": [], "facenet": []} for name in sets}
+    runs = {"jaxcnn": (jax_run, None), "facenet": (fp_run, nms)}
     for r in range(repeats):
         for name, images in sets.items():
             order = ("jaxcnn", "facenet") if r % 2 == 0 else ("facenet", "jaxcnn")
             for lib in order:
-                if lib == "jaxcnn":
-                    wall, cpu, in_nms, _ = _timed(jax_run, images)
-                else:
-                    wall, cpu, in_nms, _ = _timed(fp_run, images, nms)
-                warm[name][lib].append((wall, cpu, in_nms))
+                run, counter = runs[lib]
+                warm[name][lib].append(_passes(run, images, counter, min_seconds))
     return warm
 
 
@@ -333,8 +360,26 @@ def _require_peer() -> None:
         )
 
 
+# glibc's malloc hands large freed buffers back to the system and maps fresh
+# pages for the next call, whose first touch then costs page faults: jaxcnn's
+# warm time on the 1024x768 photo swung between 69 and 83 ms with it. Large
+# thresholds keep freed memory for reuse, for both libraries (same process).
+_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
+
+
+def _restart_with_malloc_settings() -> None:
+    """Runs this script again with ``_MALLOC`` set (read at process start)."""
+    if all(name in os.environ for name in _MALLOC):
+        return
+    env = {**_MALLOC, **os.environ}
+    os.execve(
+        sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env
+    )
+
+
 def main() -> None:
     args = _parse()
+    _restart_with_malloc_settings()
     _require_peer()
     cores = _pin(args.cores)
     sets = {k: v for k, v in _sets().items() if args.only in k}
@@ -347,10 +392,11 @@ def main() -> None:
     print(
         f"cores {cores}; jax {jax.__version__} ({jax.default_backend()}); "
         f"torch {torch.__version__} threads {torch.get_num_threads()}; "
-        f"torchvision stand-in: {standin}; load average {os.getloadavg()}"
+        f"torchvision stand-in: {standin}; load average {os.getloadavg()}; "
+        + " ".join(f"{k}={os.environ[k]}" for k in _MALLOC)
     )
     cold = _cold(sets, jax_run, fp_run, nms)
-    warm = _warm(sets, jax_run, fp_run, nms, args.repeats)
+    warm = _warm(sets, jax_run, fp_run, nms, args.repeats, args.min_seconds)
     print(_table(sets, cold, warm, build))
     print(f"load average after: {os.getloadavg()}")
     if args.profile:
