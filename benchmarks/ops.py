@@ -12,10 +12,14 @@ Prints three tables from one run:
 3. The max-pool gradient on a 128x26x26x32 input, window 2, stride 2:
    differentiating ``lax.reduce_window`` (XLA's select-and-scatter) against
    jaxcnn's mask-based gradient.
-4. ``ops.conv`` lowered as one XLA convolution against ``lowering="matmul"``
-   (tiles times filters) on the MTCNN layer shapes and one deep layer, with
+4. ``ops.conv`` on the MTCNN layer shapes and one deep layer: one XLA
+   convolution compiled by ``jax.jit`` and by ``jaxcnn.xla.jit`` (no YNNPACK
+   fusion), and ``lowering="matmul"`` (tiles times filters, ``xla.jit``), with
    the process CPU time per call beside the wall time (a ratio above 1 means
    more than one core worked).
+5. MTCNN's conv1 + PReLU + max pool as written (3x3 convolution from 3
+   channels) against the 2x2-pixel-block form that ``jaxcnn.mtcnn.nets``
+   uses, both under ``xla.jit``.
 """
 
 import argparse
@@ -30,7 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxcnn import ops
+from jaxcnn import ops, xla
+from jaxcnn.mtcnn import nets
 
 NHWC = ("NHWC", "HWIO", "NHWC")
 HLO_OPS = (
@@ -177,29 +182,80 @@ def _wall_and_cpu(fn, args, rounds, repeats):
 
 
 def lowerings(rounds, repeats):
-    """Rows (name, xla wall, xla cpu, matmul wall, matmul cpu, max difference)."""
+    """Rows (name, (wall, cpu) of jax.jit, xla.jit and matmul, max difference)."""
     rows = []
     for i, (name, x_shape, k_shape) in enumerate(LOWERING_CASES):
         x, k = _rand(x_shape, 10 + i), _rand(k_shape, 20 + i) * 0.1
-        xla = jax.jit(lambda x, k: ops.conv(x, k))
-        mat = jax.jit(lambda x, k: ops.conv(x, k, lowering="matmul"))
-        diff = float(jnp.abs(xla(x, k) - mat(x, k)).max())
-        times = []
-        for _ in range(2):  # alternate the two sides
-            times.append(_wall_and_cpu(xla, (x, k), rounds, repeats))
-            times.append(_wall_and_cpu(mat, (x, k), rounds, repeats))
-        (xw, xc), (mw, mc) = (min(times[0::2]), min(times[1::2]))
-        rows.append((name, xw, xc, mw, mc, diff))
+        sides = (
+            jax.jit(lambda x, k: ops.conv(x, k)),
+            xla.jit(lambda x, k: ops.conv(x, k)),
+            xla.jit(lambda x, k: ops.conv(x, k, lowering="matmul")),
+        )
+        diff = float(jnp.abs(sides[1](x, k) - sides[2](x, k)).max())
+        times = [[] for _ in sides]
+        for _ in range(2):  # alternate the sides
+            for fn, t in zip(sides, times, strict=True):
+                t.append(_wall_and_cpu(fn, (x, k), rounds, repeats))
+        rows.append((name, *(min(t) for t in times), diff))
     return rows
 
 
 def _print_lowerings(rows):
-    print("\nops.conv lowerings (ms per call; CPU ms / wall ms in brackets):")
-    print(f"  {'layer':28} {'xla':>14} {'matmul':>14} {'xla/matmul':>10} {'diff':>8}")
-    for name, xw, xc, mw, mc, diff in rows:
+    print("\nops.conv (ms per call; CPU ms / wall ms in brackets):")
+    print(
+        f"  {'layer':28} {'jax.jit':>14} {'xla.jit':>14} {'matmul':>14}"
+        f" {'jit/xla.jit':>11} {'diff':>8}"
+    )
+    for name, (jw, jc), (xw, xc), (mw, mc), diff in rows:
         print(
-            f"  {name:28} {xw * 1e3:7.2f} ({xc / xw:.1f})"
-            f" {mw * 1e3:7.2f} ({mc / mw:.1f}) {xw / mw:10.2f} {diff:8.1e}"
+            f"  {name:28} {jw * 1e3:7.2f} ({jc / jw:.1f})"
+            f" {xw * 1e3:7.2f} ({xc / xw:.1f}) {mw * 1e3:7.2f} ({mc / mw:.1f})"
+            f" {jw / xw:11.2f} {diff:8.1e}"
+        )
+
+
+CONV1_CASES = (  # (name, net, input shape, pool window)
+    ("P-Net 1x320x704x3", "pnet", (1, 320, 704, 3), 2),
+    ("R-Net 192x24x24x3", "rnet", (192, 24, 24, 3), 3),
+    ("O-Net 16x48x48x3", "onet", (16, 48, 48, 3), 3),
+)
+
+
+def conv1_blocks(rounds, repeats):
+    """Rows (name, plain wall, block wall, max difference), both xla.jit."""
+    rows = []
+    for i, (name, net, shape, window) in enumerate(CONV1_CASES):
+        params = nets.init(jax.random.key(i), net)
+        x = _rand(shape, 30 + i)
+
+        def plain(params, x, window=window):
+            y = ops.conv(x, params["conv1"]["kernel"], params["conv1"]["bias"])
+            y = ops.prelu(y, params["prelu1"]["alpha"])
+            return ops.max_pool(y, window, 2, ceil_mode=True)
+
+        def blocks(params, x, window=window):
+            pool = nets._pool2_blocks if window == 2 else nets._pool3_blocks
+            return pool(nets._conv1_blocks(params, x))
+
+        sides = (xla.jit(plain), xla.jit(blocks))
+        diff = float(jnp.abs(sides[0](params, x) - sides[1](params, x)).max())
+        times = [[] for _ in sides]
+        for _ in range(2):
+            for fn, t in zip(sides, times, strict=True):
+                t.append(_wall_and_cpu(fn, (params, x), rounds, repeats)[0])
+        rows.append((name, min(times[0]), min(times[1]), diff))
+    return rows
+
+
+def _print_conv1(rows):
+    print("\nconv1 + PReLU + max pool (ms per call, xla.jit):")
+    print(
+        f"  {'input':20} {'3x3 conv':>9} {'2x2 blocks':>10} {'speed-up':>8} {'diff':>8}"
+    )
+    for name, plain, block, diff in rows:
+        print(
+            f"  {name:20} {plain * 1e3:9.2f} {block * 1e3:10.2f}"
+            f" {plain / block:8.2f} {diff:8.1e}"
         )
 
 
@@ -234,6 +290,7 @@ def main():
     print(f"  HLO jaxcnn: {_fmt_counts(c_ours)}")
     print(f"  HLO raw:    {_fmt_counts(c_raw)}")
     _print_lowerings(lowerings(args.rounds, args.repeats))
+    _print_conv1(conv1_blocks(args.rounds, args.repeats))
 
 
 if __name__ == "__main__":

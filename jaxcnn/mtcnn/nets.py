@@ -334,9 +334,11 @@ def pnet_apply(params: dict, x, *, valid_size=None) -> PNetOutput:
 def _pnet_tail(params, x) -> PNetOutput:
     """P-Net after conv1, PReLU and pool: conv2, conv3 and the two heads."""
     x = _conv_prelu(params, _conv_prelu(params, x, 2), 3)
-    logits = ops.conv(x, params["conv4_1"]["kernel"], params["conv4_1"]["bias"])
-    offsets = ops.conv(x, params["conv4_2"]["kernel"], params["conv4_2"]["bias"])
-    return PNetOutput(ops.softmax(logits, axis=-1), offsets)
+    # both 1x1 heads as one product: 2 logits, then 4 offsets
+    heads = [params["conv4_1"], params["conv4_2"]]
+    kernel = jnp.concatenate([h["kernel"] for h in heads], axis=-1)
+    out = ops.conv(x, kernel, jnp.concatenate([h["bias"] for h in heads]))
+    return PNetOutput(ops.softmax(out[..., :2], axis=-1), out[..., 2:])
 
 
 def pnet_canvas_apply(params: dict, x, conv1_valid) -> PNetOutput:

@@ -291,7 +291,7 @@ def _stage1_program(pnet_params, images, gather, conv1_valid):
 
     Args:
       pnet_params: P-Net parameters.
-      images: float32 (N, Hb, Wb, 3), zero-padded images.
+      images: uint8 or float32 (N, Hb, Wb, 3), zero-padded images.
       gather: (4, Hc, Wc) int32 flat table indices of each canvas pixel's bin
         corners (top-left, top-right, bottom-left, bottom-right) and the
         (Hc, Wc) float32 divisor (16 * bin area, 1 off the levels).
@@ -313,8 +313,10 @@ def _stage1_program(pnet_params, images, gather, conv1_valid):
 
 
 def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
+    """Zero-pads (N, H, W, 3) to ``shape``; uint8 stays uint8 (4x less to copy)."""
     n, height, width, _ = batch.shape
-    padded = np.zeros((n, *shape, 3), np.float32)
+    dtype = np.uint8 if batch.dtype == np.uint8 else np.float32
+    padded = np.zeros((n, *shape, 3), dtype)
     padded[:, :height, :width] = batch
     return padded
 

@@ -8,6 +8,7 @@ from skimage import data
 from jaxcnn import boxes as B
 from jaxcnn import mtcnn
 from jaxcnn.mtcnn import pipeline
+from tests.tolerances import assert_close
 
 PHOTOS = ("astronaut", "camera", "chelsea", "coffee")
 
@@ -265,6 +266,31 @@ def test_bucket():
         64,
         128,
     ]
+
+
+def test_large_candidate_batches_run_in_chunks_with_the_same_results(params):
+    for size, net, name in (
+        (24, mtcnn.rnet_apply, "rnet"),
+        (48, mtcnn.onet_apply, "onet"),
+    ):
+        limit, chunk = pipeline._LIMIT[size], pipeline._CHUNK[size]
+        smallest = pipeline._SMALLEST_BATCH[size]
+        # every bucket above the limit splits into whole chunks
+        for k in range(limit + 1, 40 * limit):
+            assert pipeline.bucket(k, smallest) % chunk == 0
+        k = pipeline.bucket(limit + 1, smallest)
+        rng = np.random.default_rng(size)
+        table = B.integral_image(rng.integers(0, 256, (2, 90, 70, 3), np.uint8))
+        corner = rng.integers(-10, 60, (k, 2))
+        side = rng.integers(5, 40, (k, 1))
+        boxes = np.concatenate([corner, corner + side], axis=1).astype(np.int32)
+        image = rng.integers(0, 2, k).astype(np.int32)
+        got = pipeline._crop_and_apply(net, params[name], table, image, boxes, size)
+        crops = B.area_crops(table, image, boxes, size, size)
+        want = net(params[name], mtcnn.normalize(crops))
+        for g, w in zip(got, want, strict=True):
+            assert g.shape == w.shape
+            assert_close(g, w)
 
 
 def test_pyramid_constants():
