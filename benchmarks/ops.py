@@ -234,8 +234,9 @@ def conv1_blocks(rounds, repeats):
             return ops.max_pool(y, window, 2, ceil_mode=True)
 
         def blocks(params, x, window=window):
-            pool = nets._pool2_blocks if window == 2 else nets._pool3_blocks
-            return pool(nets._conv1_blocks(params, x))
+            if window == 2:
+                return nets._pool2_blocks(nets._conv1_blocks(params, x))
+            return nets._conv1_pool3(params, x)
 
         sides = (xla.jit(plain), xla.jit(blocks))
         diff = float(jnp.abs(sides[0](params, x) - sides[1](params, x)).max())

@@ -11,7 +11,10 @@ environment are left as they were. Without ``jaxcnn`` the same holds for a
 whole process with ``XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=``.
 
 The option only affects the CPU backend. A jax that does not know it (older
-versions) compiles without it.
+versions) compiles without it. JAX accepts compiler options on top-level
+programs only: called inside another transformation (an outer ``jit``,
+``grad``, ``scan``, ...), a function from ``jit`` is a plain ``jax.jit`` one,
+inlined into the outer program as usual.
 """
 
 import functools
@@ -27,9 +30,16 @@ def compiler_options() -> dict:
     """Returns ``CPU_COMPILER_OPTIONS`` if this jax accepts them, else ``{}``."""
     try:
         jax.jit(lambda: 0, compiler_options=CPU_COMPILER_OPTIONS).lower().compile()
-    except jax.errors.JaxRuntimeError:  # "No such compile option"
+    except TypeError:  # a jax.jit without compiler_options (jax < 0.4.31)
+        return {}
+    except RuntimeError:  # XLA: "No such compile option"
         return {}
     return dict(CPU_COMPILER_OPTIONS)
+
+
+def _has_tracer(tree) -> bool:
+    leaves = jax.tree_util.tree_leaves(tree)
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
 
 
 class _Jit:
@@ -41,19 +51,33 @@ class _Jit:
 
     def __init__(self, fun, kwargs):
         functools.update_wrapper(self, fun)
-        self._fun, self._kwargs, self._jitted = fun, kwargs, None
+        self._fun, self._kwargs = fun, kwargs
+        self._jitted = self._plain = None
 
     def _get(self):
         if self._jitted is None:
-            options = compiler_options() or None
-            self._jitted = jax.jit(self._fun, compiler_options=options, **self._kwargs)
+            options = compiler_options()
+            extra = {"compiler_options": options} if options else {}
+            self._jitted = jax.jit(self._fun, **extra, **self._kwargs)
         return self._jitted
 
+    def _get_plain(self):
+        if self._plain is None:
+            self._plain = jax.jit(self._fun, **self._kwargs)
+        return self._plain
+
     def __call__(self, *args, **kwargs):
-        return self._get()(*args, **kwargs)
+        if _has_tracer((args, kwargs)):  # inside another transformation
+            return self._get_plain()(*args, **kwargs)
+        try:
+            return self._get()(*args, **kwargs)
+        except ValueError as error:  # traced, but with constant arguments only
+            if "top-level" not in str(error):
+                raise
+            return self._get_plain()(*args, **kwargs)
 
     def __getattr__(self, name):
-        if name.startswith("__") or name in ("_fun", "_kwargs", "_jitted"):
+        if name.startswith("__") or name in ("_fun", "_kwargs", "_jitted", "_plain"):
             raise AttributeError(name)
         return getattr(self._get(), name)
 

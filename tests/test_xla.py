@@ -61,3 +61,31 @@ def test_unknown_option_falls_back_to_none(monkeypatch):
 def test_bad_arguments(args, kwargs, match):
     with pytest.raises(TypeError, match=match):
         xla.jit(*args, **kwargs)
+
+
+def test_inside_other_transformations_it_is_plain_jit():
+    double = xla.jit(lambda x: 2 * x)
+    x = jnp.ones(3)
+    np.testing.assert_array_equal(jax.jit(lambda x: double(x))(x), 2 * x)
+    np.testing.assert_array_equal(jax.grad(lambda x: double(x).sum())(x), 2 + 0 * x)
+    total, _ = jax.lax.scan(lambda c, v: (c + double(v).sum(), None), 0.0, x[:, None])
+    assert float(total) == 6.0
+    # traced, but called with constants only
+    assert float(jax.jit(lambda: double(3.0))()) == 6.0
+
+
+def test_jax_without_compiler_options_falls_back(monkeypatch):
+    real_jit = jax.jit
+
+    def old_jit(fun, **kwargs):  # jax < 0.4.31 had no compiler_options
+        if "compiler_options" in kwargs:
+            raise TypeError("jit() got an unexpected keyword 'compiler_options'")
+        return real_jit(fun, **kwargs)
+
+    monkeypatch.setattr(jax, "jit", old_jit)
+    xla.compiler_options.cache_clear()
+    try:
+        assert xla.compiler_options() == {}
+        assert float(xla.jit(lambda x: x + 1)(jnp.float32(1.0))) == 2.0
+    finally:
+        xla.compiler_options.cache_clear()

@@ -228,6 +228,11 @@ def _conv1_blocks(params, x, valid=None):
       valid: optional bool (N or 1, H - 2, W - 2): outputs where it is False
         become -inf, so that no max pool window takes them.
 
+    The pools that follow (``_pool2_blocks``, ``_pool3_blocks``) take maxima
+    with ``jnp.max`` / ``jnp.maximum``, whose gradient shares a tie among the
+    tied inputs (``ops.max_pool`` gives it to the first): parameter gradients
+    are the same, input gradients differ only at exact ties.
+
     Returns:
       (N, h, w, 4, O) with ``h = ceil((H - 2) / 2)``, ``w`` likewise: axis 3
       holds the outputs at rows ``2i + p`` and columns ``2j + q`` in the order
@@ -254,13 +259,15 @@ def _pool2_blocks(y):
     return jnp.max(y, axis=3)
 
 
-def _pool3_blocks(y):
+def _pool3_blocks(y, conv_shape):
     """The 3x3, stride 2, ceil-mode max pool of ``_conv1_blocks`` output.
 
     Window (i, j) covers rows and columns 2i to 2i + 2: the four outputs of
     block (i, j), the top row of block (i + 1, j), the left column of block
     (i, j + 1) and the top-left output of block (i + 1, j + 1). Blocks past
-    the edge are -inf: the ceil mode's last window is cut short there.
+    the edge are -inf: the ceil mode's last window is cut short there. An
+    odd side n of the convolution output has ``n // 2`` windows, one fewer
+    than blocks (``conv_shape`` is the convolution's (H - 2, W - 2)).
     """
     pad = ((0, 0), (0, 1), (0, 1), (0, 0), (0, 0))
     y = jnp.pad(y, pad, constant_values=-jnp.inf)
@@ -273,7 +280,8 @@ def _pool3_blocks(y):
         right[:, :, :, 2],
         y[:, 1:, 1:, 0],
     ]
-    return functools.reduce(jnp.maximum, window)
+    height, width = conv_shape
+    return functools.reduce(jnp.maximum, window)[:, : height // 2, : width // 2]
 
 
 def _pool(x, k: int):
@@ -366,8 +374,13 @@ def pnet_canvas_apply(params: dict, x, conv1_valid) -> PNetOutput:
     return _pnet_tail(params, _pool2_blocks(y))
 
 
+def _conv1_pool3(params, x):
+    """conv1, PReLU and the 3x3, stride 2, ceil-mode max pool (R-/O-Net)."""
+    return _pool3_blocks(_conv1_blocks(params, x), (x.shape[1] - 2, x.shape[2] - 2))
+
+
 def _rnet_features(params, x):
-    x = _pool3_blocks(_conv1_blocks(params, x))
+    x = _conv1_pool3(params, x)
     x = _pool(_conv_prelu(params, x, 2), 3)
     x = _flatten_whc(_conv_prelu(params, x, 3))
     return ops.prelu(_dense(params, x, "dense4"), params["prelu4"]["alpha"])
@@ -384,7 +397,7 @@ def rnet_apply(params: dict, x) -> RNetOutput:
 
 
 def _onet_features(params, x):
-    x = _pool3_blocks(_conv1_blocks(params, x))
+    x = _conv1_pool3(params, x)
     x = _pool(_conv_prelu(params, x, 2), 3)
     x = _pool(_conv_prelu(params, x, 3), 2)
     x = _flatten_whc(_conv_prelu(params, x, 4))

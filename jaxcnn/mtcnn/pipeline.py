@@ -4,7 +4,8 @@ Follows the reference ``detect_face.m`` (constants and the "+1" convention in
 ``jaxcnn.mtcnn.constants``) with facenet-pytorch's resampling, whose numbers
 the conformance tests reproduce.
 
-Compilation: everything runs under ``jax.jit`` with static shapes, padded to
+Compilation: everything runs under ``jaxcnn.xla.jit`` (``jax.jit`` without
+XLA's single-threaded YNNPACK fusion on CPU) with static shapes, padded to
 buckets, so that an image size seen before never compiles again and a new
 size compiles at most three programs, often none. Stage 1 is one program per
 (batch size, padded image, padded canvas): the image is zero-padded to
@@ -13,7 +14,8 @@ size compiles at most three programs, often none. Stage 1 is one program per
 one gather whose indices are computed on the host (``_plan``), and P-Net runs
 once over the canvas with the gaps masked (``nets.pnet_canvas_apply``).
 Stages 2 and 3 are one crop-and-net program each per (padded image, candidate
-bucket: 16, 24, 32, 48, 64, ..., i.e. 2**k and 1.5 * 2**k). Host inputs go
+bucket: 2**k and 1.5 * 2**k from 16 for R-Net, from 8 for O-Net; batches above
+192 or 48 crops run in chunks of 64 or 16, which stay in the cache). Host inputs go
 to the device with ``jax.device_put`` (``jnp.asarray`` would compile a copy
 per shape). The data-dependent parts (thresholding, greedy NMS, box
 arithmetic) run in vectorised NumPy on the host, between the compiled stages.
@@ -291,7 +293,7 @@ def _stage1_program(pnet_params, images, gather, conv1_valid):
 
     Args:
       pnet_params: P-Net parameters.
-      images: uint8 or float32 (N, Hb, Wb, 3), zero-padded images.
+      images: float32 (N, Hb, Wb, 3), zero-padded images.
       gather: (4, Hc, Wc) int32 flat table indices of each canvas pixel's bin
         corners (top-left, top-right, bottom-left, bottom-right) and the
         (Hc, Wc) float32 divisor (16 * bin area, 1 off the levels).
@@ -313,10 +315,12 @@ def _stage1_program(pnet_params, images, gather, conv1_valid):
 
 
 def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
-    """Zero-pads (N, H, W, 3) to ``shape``; uint8 stays uint8 (4x less to copy)."""
+    """Zero-pads (N, H, W, 3) to ``shape`` in float32, whatever the input dtype.
+
+    One compiled program then serves uint8 and float images alike.
+    """
     n, height, width, _ = batch.shape
-    dtype = np.uint8 if batch.dtype == np.uint8 else np.float32
-    padded = np.zeros((n, *shape, 3), dtype)
+    padded = np.zeros((n, *shape, 3), np.float32)
     padded[:, :height, :width] = batch
     return padded
 

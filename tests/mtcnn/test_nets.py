@@ -197,3 +197,18 @@ def test_pnet_canvas_cells_equal_each_image_alone(params):
         mh, mw = want[0].shape[1:3]
         for g, r in zip(out, want, strict=True):
             assert_close(g[:, y // 2 : y // 2 + mh, x // 2 : x // 2 + mw], r)
+
+
+@pytest.mark.parametrize("h, w", [(12, 12), (13, 12), (16, 19), (24, 24), (25, 48)])
+def test_block_conv1_and_pools_equal_conv_then_max_pool(h, w):
+    # R-Net and O-Net take only 24x24 / 48x48, but the block form must hold
+    # for any side, odd ones included
+    from jaxcnn import ops
+
+    p = nets.init(jax.random.key(h * w), "rnet")
+    x = np.random.default_rng(h + w).uniform(-1, 1, (2, h, w, 3)).astype(np.float32)
+    y = ops.conv(x, p["conv1"]["kernel"], p["conv1"]["bias"])
+    y = ops.prelu(y, p["prelu1"]["alpha"])
+    assert_close(nets._conv1_pool3(p, x), ops.max_pool(y, 3, 2, ceil_mode=True))
+    got = nets._pool2_blocks(nets._conv1_blocks(p, x))
+    assert_close(got, ops.max_pool(y, 2, 2, ceil_mode=True))
