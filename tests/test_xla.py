@@ -41,14 +41,22 @@ def test_decorator_form_takes_jit_arguments():
     assert float(power(jnp.float32(3.0), n=2)) == 9.0
 
 
-def test_unknown_option_falls_back_to_none(monkeypatch):
-    monkeypatch.setattr(xla, "CPU_COMPILER_OPTIONS", {"xla_no_such_option_zz": ""})
+@pytest.fixture
+def fresh_options():
+    """Lets a test decide the options anew; forgets its decision afterwards."""
     xla.compiler_options.cache_clear()
-    try:
-        assert xla.compiler_options() == {}
-        assert float(xla.jit(lambda x: x + 1)(jnp.float32(1.0))) == 2.0
-    finally:
-        xla.compiler_options.cache_clear()
+    yield
+    xla.compiler_options.cache_clear()
+
+
+def _falls_back():
+    assert xla.compiler_options() == {}
+    assert float(xla.jit(lambda x: x + 1)(jnp.float32(1.0))) == 2.0
+
+
+def test_unknown_option_falls_back_to_none(monkeypatch, fresh_options):
+    monkeypatch.setattr(xla, "CPU_COMPILER_OPTIONS", {"xla_no_such_option_zz": ""})
+    _falls_back()
 
 
 @pytest.mark.parametrize(
@@ -74,7 +82,7 @@ def test_inside_other_transformations_it_is_plain_jit():
     assert float(jax.jit(lambda: double(3.0))()) == 6.0
 
 
-def test_jax_without_compiler_options_falls_back(monkeypatch):
+def test_jax_without_compiler_options_falls_back(monkeypatch, fresh_options):
     real_jit = jax.jit
 
     def old_jit(fun, **kwargs):  # jax < 0.4.31 had no compiler_options
@@ -83,9 +91,4 @@ def test_jax_without_compiler_options_falls_back(monkeypatch):
         return real_jit(fun, **kwargs)
 
     monkeypatch.setattr(jax, "jit", old_jit)
-    xla.compiler_options.cache_clear()
-    try:
-        assert xla.compiler_options() == {}
-        assert float(xla.jit(lambda x: x + 1)(jnp.float32(1.0))) == 2.0
-    finally:
-        xla.compiler_options.cache_clear()
+    _falls_back()
