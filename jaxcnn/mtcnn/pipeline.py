@@ -14,8 +14,9 @@ size compiles at most three programs, often none. Stage 1 is one program per
 one gather whose indices are computed on the host (``_plan``), and P-Net runs
 once over the canvas with the gaps masked (``nets.pnet_canvas_apply``).
 Stages 2 and 3 are one crop-and-net program each per (padded image, candidate
-bucket: 2**k and 1.5 * 2**k from 16 for R-Net, from 8 for O-Net; batches above
-192 or 48 crops run in chunks of 64 or 16, which stay in the cache). Host inputs go
+bucket: 2**k and 1.5 * 2**k from 16 for R-Net, with multiples of 32 from 64 to
+256, and from 8 for O-Net; batches above 192 or 48 crops run in chunks of 32 or
+16, see ``_LIMIT``). Host inputs go
 to the device with ``jax.device_put`` (``jnp.asarray`` would compile a copy
 per shape). The data-dependent parts (thresholding, greedy NMS, box
 arithmetic) run in vectorised NumPy on the host, between the compiled stages.
@@ -326,16 +327,30 @@ def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
 
 
 # Largest batch each net runs at once; bigger ones go through it in chunks
-# of CHUNK[size] (every bucket above the limit is a multiple of its chunk).
-# Measured on CPU (2 cores): R-Net takes 35 to 40 us per crop up to 192 crops
-# and 70 to 76 us per crop from 256 on; O-Net 225 us per crop from 24 to 48
-# crops and 390 us at 64: past that, the working set leaves the cache.
+# of _CHUNK[size] (every candidate bucket above the limit is a multiple of
+# its chunk). Measured on CPU (2 cores, glibc's default malloc): R-Net takes
+# 33 to 40 us per crop up to 192 crops and 70 to 76 us from 256 on, O-Net
+# 225 us per crop up to 48 crops and 390 us at 64. The larger programs' buffers
+# pass glibc's mmap threshold, so each call maps and faults in fresh pages
+# (with large MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_, 256 R-Net crops
+# also take 34 us each); chunks keep them small.
 _LIMIT = {C.RNET_SIZE: 192, C.ONET_SIZE: 48}
-_CHUNK = {C.RNET_SIZE: 64, C.ONET_SIZE: 16}
+_CHUNK = {C.RNET_SIZE: 32, C.ONET_SIZE: 16}
 # Smallest candidate bucket: O-Net costs about 0.22 ms per crop (CPU), so its
 # usual handful of candidates is padded to 8 or 12 rather than 16 (1.8 or 2.6
 # ms, not 3.3); R-Net's candidates are rarely fewer than 16.
 _SMALLEST_BATCH = {C.RNET_SIZE: 16, C.ONET_SIZE: 8}
+# R-Net's usual 64 to 256 candidates go to multiples of 32 (its time grows
+# linearly, 33 us per crop): 153 candidates run as 160, not 192.
+_RNET_FINE = (64, 256, 32)
+
+
+def _candidate_bucket(count: int, size: int) -> int:
+    """Padded candidate batch of the net taking ``size`` crops."""
+    low, high, step = _RNET_FINE
+    if size == C.RNET_SIZE and low < count <= high:
+        return -(-count // step) * step
+    return bucket(count, _SMALLEST_BATCH[size])
 
 
 @functools.partial(xla.jit, static_argnames=("net", "size"))
@@ -374,7 +389,7 @@ def _pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
 def _run_net(net, params, table, image_index, boxes, size):
     """Crops integer boxes (inclusive pixels, 1-based) and runs a net on them."""
     k = len(boxes)
-    padded = bucket(k, _SMALLEST_BATCH[size])
+    padded = _candidate_bucket(k, size)
     # inclusive 1-based [x1 .. x2] is the continuous 0-based box [x1 - 1, x2)
     cont = boxes.astype(np.int64) - np.array([1, 1, 0, 0])
     out = _crop_and_apply(

@@ -274,11 +274,10 @@ def test_large_candidate_batches_run_in_chunks_with_the_same_results(params):
         (48, mtcnn.onet_apply, "onet"),
     ):
         limit, chunk = pipeline._LIMIT[size], pipeline._CHUNK[size]
-        smallest = pipeline._SMALLEST_BATCH[size]
         # every bucket above the limit splits into whole chunks
         for k in range(limit + 1, 40 * limit):
-            assert pipeline.bucket(k, smallest) % chunk == 0
-        k = pipeline.bucket(limit + 1, smallest)
+            assert pipeline._candidate_bucket(k, size) % chunk == 0
+        k = pipeline._candidate_bucket(limit + 1, size)
         rng = np.random.default_rng(size)
         table = B.integral_image(rng.integers(0, 256, (2, 90, 70, 3), np.uint8))
         corner = rng.integers(-10, 60, (k, 2))
