@@ -29,7 +29,7 @@ facenet-pytorch imports torchvision, which cannot be installed here: a
 stand-in (``benchmarks/_torchvision_standin.py``, NumPy greedy NMS) provides
 ``batched_nms``. Its time is measured and facenet-pytorch is also reported
 without it, i.e. as if torchvision's NMS took no time, which favours
-facenet-pytorch; the headline ratio uses that number.
+facenet-pytorch: the table gives both ratios.
 
 Usage::
 
