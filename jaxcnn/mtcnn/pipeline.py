@@ -15,8 +15,8 @@ one gather whose indices are computed on the host (``_plan``), and P-Net runs
 once over the canvas with the gaps masked (``nets.pnet_canvas_apply``).
 Stages 2 and 3 are one crop-and-net program each per (padded image, candidate
 bucket: 2**k and 1.5 * 2**k from 16 for R-Net, with multiples of 32 from 64 to
-256, and from 8 for O-Net; batches above 192 or 48 crops run in chunks of 32 or
-16, see ``_LIMIT``). Host inputs go
+256, and from 8 for O-Net; batches above 128 or 48 crops run in equal chunks,
+see ``_LIMIT``). Host inputs go
 to the device with ``jax.device_put`` (``jnp.asarray`` would compile a copy
 per shape). The data-dependent parts (thresholding, greedy NMS, box
 arithmetic) run in vectorised NumPy on the host, between the compiled stages.
@@ -321,21 +321,23 @@ def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
     One compiled program then serves uint8 and float images alike.
     """
     n, height, width, _ = batch.shape
-    padded = np.zeros((n, *shape, 3), np.float32)
+    padded = np.empty((n, *shape, 3), np.float32)  # one pass, not zeros + copy
     padded[:, :height, :width] = batch
+    padded[:, height:] = 0
+    padded[:, :height, width:] = 0
     return padded
 
 
-# Largest batch each net runs at once; bigger ones go through it in chunks
-# of _CHUNK[size] (every candidate bucket above the limit is a multiple of
-# its chunk). Measured on CPU (2 cores, glibc's default malloc): R-Net takes
-# 33 to 40 us per crop up to 192 crops and 70 to 76 us from 256 on, O-Net
-# 225 us per crop up to 48 crops and 390 us at 64. The larger programs' buffers
-# pass glibc's mmap threshold, so each call maps and faults in fresh pages
-# (with large MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_, 256 R-Net crops
-# also take 34 us each); chunks keep them small.
-_LIMIT = {C.RNET_SIZE: 192, C.ONET_SIZE: 48}
-_CHUNK = {C.RNET_SIZE: 32, C.ONET_SIZE: 16}
+# Largest batch each net runs at once; bigger ones go through it in equal
+# chunks of at most this many crops (``_chunks``). Measured on CPU (2 cores,
+# jax 0.10, benchmarks/ops.py-style timing of the net alone): 384 R-Net crops
+# take 16.1 ms in chunks of 32, 12.5 in chunks of 96, 12.2 in chunks of 128
+# and 26.7 in one batch, whose buffers pass glibc's mmap threshold so that
+# every call maps and faults in fresh pages (13.5 ms with large
+# MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_); 192 crops take 6.3 ms as
+# two chunks of 96 and 6.8 in one. O-Net: 96 crops take 18.8 ms as two
+# chunks of 48, 19.9 as six of 16, 32.3 in one batch.
+_LIMIT = {C.RNET_SIZE: 128, C.ONET_SIZE: 48}
 # Smallest candidate bucket: O-Net costs about 0.22 ms per crop (CPU), so its
 # usual handful of candidates is padded to 8 or 12 rather than 16 (1.8 or 2.6
 # ms, not 3.3); R-Net's candidates are rarely fewer than 16.
@@ -358,13 +360,25 @@ def _crop_and_apply(net, params, table, image_index, boxes, size):
     """Crops boxes from integral images, resizes them to size, runs a net."""
     crops = nets.normalize(jboxes.area_crops(table, image_index, boxes, size, size))
     k = crops.shape[0]
-    if k <= _LIMIT[size]:
+    chunk = _chunks(k, _LIMIT[size])
+    if chunk == k:
         return net(params, crops)
-    chunk = _CHUNK[size]
     out = lax.map(
         lambda x: net(params, x), crops.reshape(k // chunk, chunk, *crops.shape[1:])
     )
     return type(out)(*(a.reshape(k, *a.shape[2:]) for a in out))
+
+
+def _chunks(count: int, limit: int) -> int:
+    """Size of the equal chunks that a batch of ``count`` crops runs in.
+
+    ``count`` itself up to ``limit``, else ``count / m`` for the smallest
+    m >= count / limit that divides ``count``.
+    """
+    parts = -(-count // limit)
+    while count % parts:
+        parts += 1
+    return count // parts
 
 
 def bucket(count: int, minimum: int = 16) -> int:
@@ -420,17 +434,58 @@ def _overlaps(b, areas, i, rest, mode: str):
     return np.where(denom > 0, inter / np.where(denom > 0, denom, 1), 0)
 
 
+# Most box pairs whose overlaps _greedy computes at once (a few hundred MB of
+# temporaries); past it, it suppresses box by box.
+_MAX_PAIRS = 1 << 22
+
+
+def _touching_pairs(b):
+    """Pairs (i, j), i != j, of boxes whose x ranges overlap (NumPy).
+
+    Boxes sorted by x1 overlap in x only with the boxes after them whose x1 is
+    below their x2: a band found by ``searchsorted``, not all n**2 pairs.
+    Returns index arrays (rows, cols) with each pair both ways, or None when
+    there are more than ``_MAX_PAIRS``.
+    """
+    by_x = np.argsort(b[:, 0], kind="stable")
+    x1, x2 = b[by_x, 0], b[by_x, 2]
+    ends = np.searchsorted(x1, x2, side="left")
+    counts = np.maximum(ends - np.arange(len(b)) - 1, 0)
+    if counts.sum() > _MAX_PAIRS:
+        return None
+    rows = np.repeat(np.arange(len(b)), counts)
+    starts = np.cumsum(counts) - counts
+    cols = rows + 1 + np.arange(counts.sum()) - np.repeat(starts, counts)
+    rows, cols = by_x[rows], by_x[cols]
+    return np.concatenate([rows, cols]), np.concatenate([cols, rows])
+
+
 def _greedy(b, areas, order, threshold: float, mode: str) -> list:
-    """Greedy suppression over ``order`` (best first); returns kept indices."""
-    if len(order) <= 1024:  # one overlap matrix, then cheap row lookups
-        overlap = _overlaps(b, areas, order[:, None], order[None, :], mode) > threshold
-        alive = np.ones(len(order), bool)
-        kept = []
-        for pos in range(len(order)):
-            if alive[pos]:
-                kept.append(order[pos])
-                alive &= ~overlap[pos]
-        return kept
+    """Greedy suppression over ``order`` (best first); returns kept indices.
+
+    Overlaps are computed only for pairs that touch in x (``_touching_pairs``):
+    the others overlap by 0, which never exceeds a threshold >= 0.
+    """
+    pairs = _touching_pairs(b[order])
+    if pairs is None:
+        return _greedy_box_by_box(b, areas, order, threshold, mode)
+    rows, cols = pairs
+    hit = _overlaps(b, areas, order[rows], order[cols], mode) > threshold
+    rows, cols = rows[hit], cols[hit]
+    by_row = np.argsort(rows, kind="stable")
+    rows, cols = rows[by_row], cols[by_row]
+    bounds = np.searchsorted(rows, np.arange(len(order) + 1)).tolist()
+    alive = np.ones(len(order), bool)
+    kept = []
+    for pos in range(len(order)):
+        if alive[pos]:
+            kept.append(order[pos])
+            alive[cols[bounds[pos] : bounds[pos + 1]]] = False
+    return kept
+
+
+def _greedy_box_by_box(b, areas, order, threshold: float, mode: str) -> list:
+    """``_greedy`` in O(n) memory: each kept box against all the rest."""
     kept = []
     while order.size:
         i, rest = order[0], order[1:]

@@ -273,11 +273,16 @@ def test_large_candidate_batches_run_in_chunks_with_the_same_results(params):
         (24, mtcnn.rnet_apply, "rnet"),
         (48, mtcnn.onet_apply, "onet"),
     ):
-        limit, chunk = pipeline._LIMIT[size], pipeline._CHUNK[size]
-        # every bucket above the limit splits into whole chunks
-        for k in range(limit + 1, 40 * limit):
-            assert pipeline._candidate_bucket(k, size) % chunk == 0
+        limit = pipeline._LIMIT[size]
+        # every bucket splits into equal chunks of at most the limit, and
+        # never into more than twice the pieces that the limit requires
+        for k in range(1, 40 * limit):
+            padded = pipeline._candidate_bucket(k, size)
+            chunk = pipeline._chunks(padded, limit)
+            assert padded % chunk == 0 and chunk <= limit
+            assert padded // chunk <= 2 * -(-padded // limit)
         k = pipeline._candidate_bucket(limit + 1, size)
+        assert pipeline._chunks(k, limit) < k  # the test runs the chunked path
         rng = np.random.default_rng(size)
         table = B.integral_image(rng.integers(0, 256, (2, 90, 70, 3), np.uint8))
         corner = rng.integers(-10, 60, (k, 2))
@@ -335,3 +340,29 @@ def test_host_nms_matches_loop_reference(mode, plus_one):
         shift = [0, 0, 1, 1] if plus_one else [0, 0, 0, 0]
         want = ref.nms(boxes + shift, scores, 0.5, mode, groups)
         assert sorted(got.tolist()) == sorted(want)
+
+
+@pytest.mark.parametrize("mode", ["union", "min"])
+def test_banded_greedy_equals_box_by_box(mode, monkeypatch):
+    # _greedy skips pairs that do not touch in x; it must keep exactly the
+    # boxes of the plain all-pairs greedy, also with fractional, inverted,
+    # duplicate and NaN boxes, and when it falls back past _MAX_PAIRS
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        n = int(rng.integers(1, 250))
+        xy = rng.integers(0, 60, (n, 2)) + rng.random((n, 2)) * (trial % 2)
+        wh = rng.integers(-2, 20, (n, 2)) + rng.random((n, 2)) * (trial % 3 == 0)
+        b = np.concatenate([xy, xy + wh], axis=1).astype(np.float64)
+        b[rng.random(n) < 0.1] = b[0]
+        if trial % 5 == 0:
+            b[rng.random(n) < 0.05, int(rng.integers(0, 4))] = np.nan
+        areas = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+        order = rng.permutation(n)
+        for threshold in (0.0, 0.5, 0.7, 1.0):
+            want = pipeline._greedy_box_by_box(b, areas, order, threshold, mode)
+            got = pipeline._greedy(b, areas, order, threshold, mode)
+            assert [int(i) for i in got] == [int(i) for i in want]
+    monkeypatch.setattr(pipeline, "_MAX_PAIRS", 10)
+    assert pipeline._touching_pairs(b) is None
+    got = pipeline._greedy(b, areas, order, 0.5, mode)
+    assert got == pipeline._greedy_box_by_box(b, areas, order, 0.5, mode)
