@@ -110,6 +110,25 @@ def test_square_boxes():
     np.testing.assert_allclose(got, [[7.0, 20.0, 17.0, 30.0]])
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 1, 1, 1), (1, 16, 17, 3), (2, 17, 5, 1), (1, 63, 70, 3), (1, 257, 33, 2)],
+)
+def test_integral_image_equals_numpy_cumsum(shape):
+    # lengths up to 16 are summed directly, longer ones in blocks of 4 with
+    # recursive block totals (64 = 4 * 16 and 257 = 4 * 64 + 1 cross levels)
+    rng = np.random.default_rng(sum(shape))
+    pixels = rng.integers(0, 256, shape).astype(np.uint8)
+    fractional = pixels + rng.integers(0, 16, shape) / 16  # exact in 1/16
+    for images in (pixels, fractional.astype(np.float32)):
+        want = np.zeros((shape[0], shape[1] + 1, shape[2] + 1, shape[3]), np.int64)
+        fixed = np.round(images.astype(np.float64) * 16)
+        want[:, 1:, 1:] = np.cumsum(np.cumsum(fixed, 1), 2)
+        got = np.asarray(B.integral_image(images))
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, want)
+
+
 def test_crop_and_resize_b15_zero_fill_no_wrap():
     image = np.arange(100 * 100 * 3).reshape(100, 100, 3).astype(np.uint8)
     out = np.asarray(B.crop_and_resize(image, np.array([[-10.0, -10, 50, 50]]), 20))

@@ -223,6 +223,17 @@ def test_seen_size_never_compiles_again(params):
     assert 1 <= _count_compiles([lambda: mtcnn.detect(wider, params=params)]) <= 3
 
 
+def test_close_compiled_batch_is_reused(monkeypatch):
+    monkeypatch.setattr(pipeline, "_RUN_BATCHES", {})
+    shape = (1, 161, 161, 3)
+    assert pipeline._batch_for(7, 48, shape) == 8  # O-Net buckets 2, 3, 4, 6, 8
+    assert pipeline._batch_for(5, 48, shape) == 8  # 6 needed, 8 already run
+    assert pipeline._batch_for(2, 48, shape) == 2  # 8 is more than twice 2
+    assert pipeline._batch_for(3, 48, shape) == 3  # smallest close batch
+    assert pipeline._batch_for(5, 48, (2, 161, 161, 3)) == 6  # another shape
+    assert pipeline._batch_for(5, 24, shape) == 6  # another net
+
+
 def test_seen_batch_size_never_compiles_again(params):
     image = data.astronaut()[30:190, 150:300]  # 160x150, one face
     mtcnn.detect([image] * 6, params=params)
