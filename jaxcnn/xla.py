@@ -20,6 +20,8 @@ inlined into the outer program as usual.
 import functools
 
 import jax
+import jax.numpy as jnp
+from jax import lax
 
 # The empty list of fusion kinds: no YNNPACK fusion at all.
 CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
@@ -112,3 +114,24 @@ def jit(fun=None, **kwargs):
     if not callable(fun):
         raise TypeError(f"fun must be callable; got {type(fun).__name__}")
     return _Jit(fun, kwargs)
+
+
+def unfused(fun, *args):
+    """Calls ``fun(*args)`` as a computation of its own inside a traced program.
+
+    XLA fuses no operation of ``fun`` with the operations around it: the call
+    is a ``lax.cond`` whose two branches are both ``fun``, so the result is
+    ``fun(*args)`` whichever way its predicate (read from the first argument
+    at run time, so that it cannot be folded away) goes. A hint for speed
+    only: where fusing an expensive producer into its consumer makes the
+    producer slower (a gather fused into a transpose, say).
+
+    Args:
+      fun: a function of arrays.
+      *args: its arguments; at least one array.
+
+    Returns:
+      ``fun(*args)``.
+    """
+    first = jnp.ravel(jax.tree_util.tree_leaves(args)[0])[0]
+    return lax.cond(first > 0, fun, fun, *args)

@@ -92,3 +92,26 @@ def test_jax_without_compiler_options_falls_back(monkeypatch, fresh_options):
 
     monkeypatch.setattr(jax, "jit", old_jit)
     _falls_back()
+
+
+@pytest.mark.parametrize("first", [-1.0, 0.0, 1.0, np.nan])
+def test_unfused_gives_fun_whatever_the_predicate(first):
+    def gather_then_transpose(table, index):
+        return jnp.transpose(table[index], (1, 0, 2))
+
+    def program(table, index):
+        return xla.unfused(gather_then_transpose, table, index)
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(50, 3)).astype(np.float32)
+    table[0, 0] = first  # the predicate reads the first element
+    index = rng.integers(0, 50, (6, 7))
+    want = np.transpose(table[index], (1, 0, 2))
+    np.testing.assert_array_equal(jax.jit(program)(table, index), want)
+    text = jax.jit(program).lower(table, index).compile().as_text()
+    assert "conditional(" in text  # a computation of its own, not folded away
+    # and it differentiates like fun
+    grad = jax.grad(lambda t: program(t, index).sum())(table)
+    np.testing.assert_array_equal(
+        grad, np.bincount(index.ravel(), minlength=50)[:, None] * np.ones(3)
+    )

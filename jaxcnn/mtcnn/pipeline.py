@@ -305,14 +305,20 @@ def _stage1_program(pnet_params, images, gather, conv1_valid):
       image reads as zeros, as crops need), face probabilities (N, h, w) and
       offsets (N, h, w, 4) over the canvas.
     """
-    index, divisor = gather
     table = jboxes.integral_image(images)
+    # Fused into P-Net's space-to-depth transpose, the gather ran 2.7x slower
+    # (stage 1 of a 1024x768 photo on 2 CPU cores: 48.8 ms, 44.4 unfused).
+    canvas = xla.unfused(_canvas, table, *gather)
+    out = nets.pnet_canvas_apply(pnet_params, canvas, conv1_valid)
+    return table, out.probs[..., 1], out.offsets
+
+
+def _canvas(table, index, divisor):
+    """Pyramid canvas (N, Hc, Wc, 3), normalised, from integral images."""
     flat = table.reshape(table.shape[0], -1, table.shape[3])
     total = flat[:, index[3]] - flat[:, index[1]] - flat[:, index[2]]
     total = total + flat[:, index[0]]
-    canvas = nets.normalize(total.astype(jnp.float32) / divisor[..., None])
-    out = nets.pnet_canvas_apply(pnet_params, canvas, conv1_valid)
-    return table, out.probs[..., 1], out.offsets
+    return nets.normalize(total.astype(jnp.float32) / divisor[..., None])
 
 
 def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
