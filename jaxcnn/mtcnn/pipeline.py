@@ -385,7 +385,8 @@ def _batch_for(count: int, size: int, table_shape) -> int:
 @functools.partial(xla.jit, static_argnames=("net", "size"))
 def _crop_and_apply(net, params, table, image_index, boxes, size):
     """Crops boxes from integral images, resizes them to size, runs a net."""
-    crops = nets.normalize(jboxes.area_crops(table, image_index, boxes, size, size))
+    # unfused as in stage 1 (O-Net on 24 crops: 7.0 -> 6.2 ms on 2 CPU cores)
+    crops = xla.unfused(functools.partial(_crops, size=size), table, image_index, boxes)
     k = crops.shape[0]
     chunk = _chunks(k, _LIMIT[size])
     if chunk == k:
@@ -406,6 +407,11 @@ def _chunks(count: int, limit: int) -> int:
     while count % parts:
         parts += 1
     return count // parts
+
+
+def _crops(table, image_index, boxes, size: int):
+    """Normalised crops (K, size, size, 3) of integer boxes."""
+    return nets.normalize(jboxes.area_crops(table, image_index, boxes, size, size))
 
 
 def bucket(count: int, minimum: int = 16) -> int:
