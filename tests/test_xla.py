@@ -115,3 +115,27 @@ def test_unfused_gives_fun_whatever_the_predicate(first):
     np.testing.assert_array_equal(
         grad, np.bincount(index.ravel(), minlength=50)[:, None] * np.ones(3)
     )
+
+
+def test_unfused_reads_its_predicate_past_empty_and_key_arguments():
+    # the predicate comes from the first non-empty numeric array; with none
+    # (an empty first argument, also per example under vmap) fun runs plainly
+    def total(empty, x):
+        return empty.sum() + x.sum()
+
+    def program(empty, x):
+        return xla.unfused(total, empty, x)
+
+    x = np.arange(4, dtype=np.float32)
+    assert jax.jit(program)(np.zeros((0,), np.float32), x) == 6
+    text = jax.jit(program).lower(np.zeros((0,), np.float32), x).compile().as_text()
+    assert "conditional(" in text
+    np.testing.assert_array_equal(
+        jax.vmap(program)(np.zeros((3, 0), np.float32), np.ones((3, 4))), [4, 4, 4]
+    )
+    assert xla.unfused(lambda e: e.sum(), jnp.zeros((2, 0))) == 0
+    key = jax.random.key(0)
+    np.testing.assert_array_equal(
+        xla.unfused(lambda k: jax.random.normal(k, (2,)), key),
+        jax.random.normal(key, (2,)),
+    )

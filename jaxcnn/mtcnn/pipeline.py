@@ -15,11 +15,11 @@ one gather whose indices are computed on the host (``_plan``), and P-Net runs
 once over the canvas with the gaps masked (``nets.pnet_canvas_apply``).
 Stages 2 and 3 are one crop-and-net program each per (padded image, candidate
 bucket: 2**k and 1.5 * 2**k from 4 for R-Net, with multiples of 32 from 64 to
-256, and from 2 for O-Net, or a batch already compiled up to twice as large;
-batches above 128 or 48 crops run in equal chunks, see ``_LIMIT``). Host
-inputs go to the device with ``jax.device_put`` (``jnp.asarray`` would compile
-a copy per shape). The data-dependent parts (thresholding, greedy NMS, box
-arithmetic) run in vectorised NumPy on the host, between the compiled stages.
+256, and from 8 for O-Net; batches above 128 or 48 crops run in equal chunks,
+see ``_LIMIT``). Host inputs go to the device with ``jax.device_put``
+(``jnp.asarray`` would compile a copy per shape). The data-dependent parts
+(thresholding, greedy NMS, box arithmetic) run in vectorised NumPy on the
+host, between the compiled stages.
 """
 
 import functools
@@ -344,12 +344,12 @@ def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
 # two chunks of 96 and 6.8 in one. O-Net: 96 crops take 18.8 ms as two
 # chunks of 48, 19.9 as six of 16, 32.3 in one batch.
 _LIMIT = {C.RNET_SIZE: 128, C.ONET_SIZE: 48}
-# Smallest candidate bucket. A crop costs about 0.25 ms in O-Net and 0.04 ms
-# in R-Net (CPU), and a photo without faces often leaves a handful: measured
-# with crops, O-Net takes 1.0 ms for 2 crops, 1.4 for 4 and 2.6 for 8, R-Net
-# 0.55 ms for 4 and 1.2 for 16. Small buckets cost compilations instead
-# (one program each, on first use).
-_SMALLEST_BATCH = {C.RNET_SIZE: 4, C.ONET_SIZE: 2}
+# Smallest candidate bucket. R-Net costs about 0.04 ms a crop (CPU) and
+# photos without faces often leave a handful of candidates: 4 crops take
+# 0.55 ms, 16 take 1.2. O-Net stays at 8 (2.6 ms; 2 crops take 1.0): photos
+# of one size differ most in their few O-Net candidates, and finer buckets
+# would make more of them compile a new crop program (about 0.3 s each).
+_SMALLEST_BATCH = {C.RNET_SIZE: 4, C.ONET_SIZE: 8}
 # R-Net's usual 64 to 256 candidates go to multiples of 32 (its time grows
 # linearly, 33 us per crop): 153 candidates run as 160, not 192.
 _RNET_FINE = (64, 256, 32)
@@ -361,25 +361,6 @@ def _candidate_bucket(count: int, size: int) -> int:
     if size == C.RNET_SIZE and low < count <= high:
         return -(-count // step) * step
     return bucket(count, _SMALLEST_BATCH[size])
-
-
-# Candidate batches already run (so compiled), per (crop size, table shape).
-_RUN_BATCHES: dict[tuple, set] = {}
-# A compiled batch up to this many times the needed bucket is used rather
-# than compiling the needed one: a same-size image whose candidate count
-# differs a little compiles nothing (O-Net at 8 crops costs 1.5 ms more
-# than at 2; a compilation about 0.3 s).
-_REUSE_FACTOR = 2
-
-
-def _batch_for(count: int, size: int, table_shape) -> int:
-    """Padded batch for ``count`` crops: a run one if close, else the bucket."""
-    needed = _candidate_bucket(count, size)
-    run = _RUN_BATCHES.setdefault((size, tuple(table_shape)), set())
-    close = [b for b in run if needed <= b <= _REUSE_FACTOR * needed]
-    padded = min(close, default=needed)
-    run.add(padded)
-    return padded
 
 
 @functools.partial(xla.jit, static_argnames=("net", "size"))
@@ -436,7 +417,7 @@ def _pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
 def _run_net(net, params, table, image_index, boxes, size):
     """Crops integer boxes (inclusive pixels, 1-based) and runs a net on them."""
     k = len(boxes)
-    padded = _batch_for(k, size, table.shape)
+    padded = _candidate_bucket(k, size)
     # inclusive 1-based [x1 .. x2] is the continuous 0-based box [x1 - 1, x2)
     cont = boxes.astype(np.int64) - np.array([1, 1, 0, 0])
     out = _crop_and_apply(
@@ -518,12 +499,15 @@ def _greedy(b, areas, order, threshold: float, mode: str) -> list:
 
 
 def _greedy_box_by_box(b, areas, order, threshold: float, mode: str) -> list:
-    """``_greedy`` in O(n) memory: each kept box against all the rest."""
+    """``_greedy`` in O(n) memory: each kept box against all the rest.
+
+    A NaN overlap (boxes with infinite areas) suppresses nothing, as there.
+    """
     kept = []
     while order.size:
         i, rest = order[0], order[1:]
         kept.append(i)
-        order = rest[_overlaps(b, areas, i, rest, mode) <= threshold]
+        order = rest[~(_overlaps(b, areas, i, rest, mode) > threshold)]
     return kept
 
 

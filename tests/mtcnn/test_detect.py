@@ -223,17 +223,6 @@ def test_seen_size_never_compiles_again(params):
     assert 1 <= _count_compiles([lambda: mtcnn.detect(wider, params=params)]) <= 3
 
 
-def test_close_compiled_batch_is_reused(monkeypatch):
-    monkeypatch.setattr(pipeline, "_RUN_BATCHES", {})
-    shape = (1, 161, 161, 3)
-    assert pipeline._batch_for(7, 48, shape) == 8  # O-Net buckets 2, 3, 4, 6, 8
-    assert pipeline._batch_for(5, 48, shape) == 8  # 6 needed, 8 already run
-    assert pipeline._batch_for(2, 48, shape) == 2  # 8 is more than twice 2
-    assert pipeline._batch_for(3, 48, shape) == 3  # smallest close batch
-    assert pipeline._batch_for(5, 48, (2, 161, 161, 3)) == 6  # another shape
-    assert pipeline._batch_for(5, 24, shape) == 6  # another net
-
-
 def test_seen_batch_size_never_compiles_again(params):
     image = data.astronaut()[30:190, 150:300]  # 160x150, one face
     mtcnn.detect([image] * 6, params=params)
@@ -353,8 +342,19 @@ def test_host_nms_matches_loop_reference(mode, plus_one):
         assert sorted(got.tolist()) == sorted(want)
 
 
+def _all_pairs_greedy(b, areas, order, threshold, mode):
+    """Greedy NMS over ``order`` with every pair's overlap (the definition)."""
+    overlap = pipeline._overlaps(b, areas, order[:, None], order[None, :], mode)
+    alive, kept = np.ones(len(order), bool), []
+    for pos in range(len(order)):
+        if alive[pos]:
+            kept.append(int(order[pos]))
+            alive &= ~(overlap[pos] > threshold)
+    return kept
+
+
 @pytest.mark.parametrize("mode", ["union", "min"])
-def test_banded_greedy_equals_box_by_box(mode, monkeypatch):
+def test_banded_greedy_equals_all_pairs_greedy(mode, monkeypatch):
     # _greedy skips pairs that do not touch in x; it must keep exactly the
     # boxes of the plain all-pairs greedy, also with fractional, inverted,
     # duplicate and NaN boxes, and when it falls back past _MAX_PAIRS
@@ -370,10 +370,25 @@ def test_banded_greedy_equals_box_by_box(mode, monkeypatch):
         areas = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
         order = rng.permutation(n)
         for threshold in (0.0, 0.5, 0.7, 1.0):
-            want = pipeline._greedy_box_by_box(b, areas, order, threshold, mode)
+            want = _all_pairs_greedy(b, areas, order, threshold, mode)
             got = pipeline._greedy(b, areas, order, threshold, mode)
-            assert [int(i) for i in got] == [int(i) for i in want]
+            assert [int(i) for i in got] == want
+            fallback = pipeline._greedy_box_by_box(b, areas, order, threshold, mode)
+            assert [int(i) for i in fallback] == want
     monkeypatch.setattr(pipeline, "_MAX_PAIRS", 10)
     assert pipeline._touching_pairs(b) is None
     got = pipeline._greedy(b, areas, order, 0.5, mode)
     assert got == pipeline._greedy_box_by_box(b, areas, order, 0.5, mode)
+
+
+def test_greedy_box_by_box_keeps_boxes_whose_overlap_is_nan():
+    # infinite areas give NaN overlaps (inf / inf), which exceed no threshold:
+    # the fallback past _MAX_PAIRS must keep both boxes, as the banded greedy
+    b = np.array([[0, 0, np.inf, 1], [0, 0, np.inf, 1], [0, 0, 1, 1]], np.float64)
+    areas = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    order = np.arange(3)
+    with np.errstate(invalid="ignore"):
+        want = pipeline._greedy(b, areas, order, 0.5, "min")
+        got = pipeline._greedy_box_by_box(b, areas, order, 0.5, "min")
+    assert [int(i) for i in want] == [0, 1]  # box 2 lies inside both
+    assert [int(i) for i in got] == [0, 1]
