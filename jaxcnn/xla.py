@@ -125,12 +125,12 @@ def unfused(fun, *args):
 
     XLA fuses no operation of ``fun`` with the operations around it: the call
     is a ``lax.cond`` whose two branches are both ``fun``, so the result is
-    ``fun(*args)`` whichever way its predicate (read at run time from the
-    first element of the first non-empty numeric or bool array among the
-    arguments' leaves, so that it cannot be folded away) goes. Without such
-    an array (all empty, say) it is a plain call of ``fun``. A hint for speed
-    only: where fusing an expensive producer into its consumer makes the
-    producer slower (a gather fused into a transpose, say).
+    ``fun(*args)`` whichever way its predicate goes. The predicate is a
+    constant behind ``lax.optimization_barrier``, which XLA does not fold (a
+    predicate read from the arguments can be: the first element of an
+    integral image is a known 0, and the conditional vanished). A hint for
+    speed only: where fusing an expensive producer into its consumer makes
+    the producer slower (a gather fused into a transpose, say).
 
     Args:
       fun: a function of arrays.
@@ -139,9 +139,5 @@ def unfused(fun, *args):
     Returns:
       ``fun(*args)``.
     """
-    for leaf in jax.tree_util.tree_leaves(args):
-        value = jnp.asarray(leaf)
-        numeric = jnp.issubdtype(value.dtype, jnp.number) or value.dtype == bool
-        if numeric and value.size:
-            return lax.cond(jnp.ravel(value)[0] > 0, fun, fun, *args)
-    return fun(*args)
+    predicate = lax.optimization_barrier(jnp.asarray(True))
+    return lax.cond(predicate, fun, fun, *args)
