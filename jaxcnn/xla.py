@@ -126,11 +126,11 @@ def unfused(fun, *args):
     XLA fuses no operation of ``fun`` with the operations around it: the call
     is a ``lax.cond`` whose two branches are both ``fun``, so the result is
     ``fun(*args)`` whichever way its predicate goes. The predicate is a
-    constant behind ``lax.optimization_barrier``, which XLA does not fold (a
-    predicate read from the arguments can be: the first element of an
-    integral image is a known 0, and the conditional vanished). A hint for
-    speed only: where fusing an expensive producer into its consumer makes
-    the producer slower (a gather fused into a transpose, say).
+    constant behind ``lax.optimization_barrier``, which XLA does not fold; a
+    predicate computed from the arguments could be folded (the first element
+    of an integral image is a known 0), and the conditional with it. A hint
+    for speed only: where fusing an expensive producer into its consumer
+    makes the producer slower (a gather fused into a transpose, say).
 
     Args:
       fun: a function of arrays.

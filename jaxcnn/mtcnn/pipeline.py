@@ -307,7 +307,7 @@ def _stage1_program(pnet_params, images, gather, conv1_valid):
     """
     table = jboxes.integral_image(images)
     # Fused into P-Net's space-to-depth transpose, the gather ran 2.7x slower
-    # (stage 1 of a 1024x768 photo on 2 CPU cores: 48.8 ms, 44.4 unfused).
+    # (stage 1 of a 1024x768 photo on 2 CPU cores: 52.3 ms, 47.9 unfused).
     canvas = xla.unfused(_canvas, table, *gather)
     out = nets.pnet_canvas_apply(pnet_params, canvas, conv1_valid)
     return table, out.probs[..., 1], out.offsets
@@ -336,7 +336,7 @@ def _pad_images(batch: np.ndarray, shape) -> np.ndarray:
 
 # Largest batch each net runs at once; bigger ones go through it in equal
 # chunks of at most this many crops (``_chunks``). Measured on CPU (2 cores,
-# jax 0.10, benchmarks/ops.py-style timing of the net alone): 384 R-Net crops
+# jax 0.10, the net alone under xla.jit, median of 30 calls): 384 R-Net crops
 # take 16.1 ms in chunks of 32, 12.5 in chunks of 96, 12.2 in chunks of 128
 # and 26.7 in one batch, whose buffers pass glibc's mmap threshold so that
 # every call maps and faults in fresh pages (13.5 ms with large
@@ -348,7 +348,7 @@ _LIMIT = {C.RNET_SIZE: 128, C.ONET_SIZE: 48}
 # photos without faces often leave a handful of candidates: 4 crops take
 # 0.55 ms, 16 take 1.2. O-Net stays at 8 (2.6 ms; 2 crops take 1.0): photos
 # of one size differ most in their few O-Net candidates, and finer buckets
-# would make more of them compile a new crop program (about 0.3 s each).
+# would make more of them compile a new crop program (0.6 s each).
 _SMALLEST_BATCH = {C.RNET_SIZE: 4, C.ONET_SIZE: 8}
 # R-Net's usual 64 to 256 candidates go to multiples of 32 (its time grows
 # linearly, 33 us per crop): 153 candidates run as 160, not 192.
@@ -465,11 +465,12 @@ def _touching_pairs(b):
     x1, x2 = b[by_x, 0], b[by_x, 2]
     ends = np.searchsorted(x1, x2, side="left")
     counts = np.maximum(ends - np.arange(len(b)) - 1, 0)
-    if counts.sum() > _MAX_PAIRS:
+    total = int(counts.sum())
+    if total > _MAX_PAIRS:
         return None
     rows = np.repeat(np.arange(len(b)), counts)
     starts = np.cumsum(counts) - counts
-    cols = rows + 1 + np.arange(counts.sum()) - np.repeat(starts, counts)
+    cols = rows + 1 + np.arange(total) - np.repeat(starts, counts)
     rows, cols = by_x[rows], by_x[cols]
     return np.concatenate([rows, cols]), np.concatenate([cols, rows])
 
@@ -501,7 +502,8 @@ def _greedy(b, areas, order, threshold: float, mode: str) -> list:
 def _greedy_box_by_box(b, areas, order, threshold: float, mode: str) -> list:
     """``_greedy`` in O(n) memory: each kept box against all the rest.
 
-    A NaN overlap (boxes with infinite areas) suppresses nothing, as there.
+    A NaN overlap (boxes with infinite areas) suppresses nothing, as in
+    ``_greedy``.
     """
     kept = []
     while order.size:
