@@ -332,13 +332,15 @@ def _check_area_crops_args(table, image_index, boxes) -> None:
         )
 
 
-def area_crops(table, image_index, boxes, out_h: int, out_w: int) -> jax.Array:
-    """Area-resampled crops from integral images, zero outside the image.
+def area_crops(
+    table, image_index, boxes, out_h: int, out_w: int, *, fill=0.0, image_shape=None
+) -> jax.Array:
+    """Area-resampled crops from integral images, ``fill`` outside the image.
 
     Output pixel (i, j) of crop k is the mean of the box's pixels in integer
     bin rows [y1 + floor(i h / out_h), y1 + ceil((i + 1) h / out_h)) and the
     matching columns, as torch's ``interpolate(mode="area")``; pixels outside
-    the image count as 0.
+    the image count as ``fill``.
 
     Args:
       table: ``integral_image`` output (N, H + 1, W + 1, C).
@@ -346,6 +348,12 @@ def area_crops(table, image_index, boxes, out_h: int, out_w: int) -> jax.Array:
       boxes: (K, 4) int32 boxes ``(x1, y1, x2, y2)`` with integer corners.
       out_h: output height.
       out_w: output width.
+      fill: value of the pixels outside the image (a real scalar, may be
+        traced).
+      image_shape: int (2,) or (N, 2): the (height, width) of the image(s)
+        inside the table, for tables of images zero-padded at the bottom and
+        right; table pixels beyond it count as outside. Default: the table's
+        (H, W). May be traced; values are clamped to the table.
 
     Returns:
       float32 (K, out_h, out_w, C).
@@ -353,14 +361,16 @@ def area_crops(table, image_index, boxes, out_h: int, out_w: int) -> jax.Array:
     _check_area_crops_args(table, image_index, boxes)
     out_h = _checks.check_int(out_h, "out_h", 1)
     out_w = _checks.check_int(out_w, "out_w", 1)
+    _checks.check_real_scalar(fill, "fill")
     table, image_index = jnp.asarray(table), jnp.asarray(image_index)
-    _, hp1, wp1, _ = table.shape
+    height, width = _image_extent(table, image_index, image_shape)
     boxes = jnp.asarray(boxes).astype(jnp.int32)
     ylo, yhi = _bin_edges(boxes[:, 1], boxes[:, 3] - boxes[:, 1], out_h)
     xlo, xhi = _bin_edges(boxes[:, 0], boxes[:, 2] - boxes[:, 0], out_w)
     count = (yhi - ylo)[:, :, None] * (xhi - xlo)[:, None, :]
-    ylo, yhi = jnp.clip(ylo, 0, hp1 - 1), jnp.clip(yhi, 0, hp1 - 1)
-    xlo, xhi = jnp.clip(xlo, 0, wp1 - 1), jnp.clip(xhi, 0, wp1 - 1)
+    ylo, yhi = jnp.clip(ylo, 0, height), jnp.clip(yhi, 0, height)
+    xlo, xhi = jnp.clip(xlo, 0, width), jnp.clip(xhi, 0, width)
+    inside = (yhi - ylo)[:, :, None] * (xhi - xlo)[:, None, :]
     n = image_index[:, None, None]
 
     def at(rows, cols):
@@ -368,7 +378,30 @@ def area_crops(table, image_index, boxes, out_h: int, out_w: int) -> jax.Array:
 
     total = at(yhi, xhi) - at(ylo, xhi) - at(yhi, xlo) + at(ylo, xlo)
     scale = jnp.where(count > 0, count * _FIXED_POINT, 1).astype(jnp.float32)
-    return total.astype(jnp.float32) / scale[..., None]
+    outside = jnp.where(count > 0, 1 - inside / jnp.maximum(count, 1), 0)
+    mean = total.astype(jnp.float32) / scale[..., None]
+    return mean + jnp.asarray(fill, jnp.float32) * outside[..., None].astype(
+        jnp.float32
+    )
+
+
+def _image_extent(table, image_index, image_shape):
+    """(K, 1) heights and widths of each crop's image, within the table."""
+    _, hp1, wp1, _ = table.shape
+    if image_shape is None:
+        return hp1 - 1, wp1 - 1
+    _checks.check_real_array(image_shape, "image_shape", kinds="iu")
+    _checks.check_rank(image_shape, "image_shape", (1, 2), "(2,) or (N, 2)")
+    shape = _checks.shape_of(image_shape)
+    if shape[-1] != 2 or (len(shape) == 2 and shape[0] != table.shape[0]):
+        raise ValueError(
+            f"image_shape must be (2,) or (N, 2) = ({table.shape[0]}, 2) "
+            f"(height, width); got shape {shape}"
+        )
+    extent = jnp.asarray(image_shape, jnp.int32).reshape(-1, 2)
+    extent = jnp.clip(extent, 0, jnp.array([hp1 - 1, wp1 - 1], jnp.int32))
+    per_crop = extent[image_index if len(shape) == 2 else jnp.zeros_like(image_index)]
+    return per_crop[:, :1], per_crop[:, 1:]
 
 
 def crop_and_resize(image, boxes, size: int) -> jax.Array:

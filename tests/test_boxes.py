@@ -152,6 +152,45 @@ def test_crop_and_resize_matches_loop(x1, y1, w, h, size):
     assert_close(out[0], ref.area_resize(image, x1, y1, x1 + w, y1 + h, size, size))
 
 
+@given(
+    st.integers(-8, 12),
+    st.integers(-8, 12),
+    st.integers(0, 24),
+    st.integers(0, 24),
+    st.sampled_from([0.0, 127.5, -3.25]),
+    st.sampled_from([None, (7, 5), (11, 9)]),
+)
+def test_area_crops_fill_matches_loop(x1, y1, w, h, fill, extent):
+    # a 7x5 image zero-padded to 11x9 (as mtcnn.detect pads its batches): with
+    # image_shape=(7, 5) the padding counts as outside and reads as fill
+    image = np.zeros((11, 9, 2), np.uint8)
+    image[:7, :5] = np.random.default_rng(1).integers(0, 256, (7, 5, 2))
+    table = B.integral_image(image[None])
+    box = np.array([[x1, y1, x1 + w, y1 + h]], np.int32)
+    index = np.zeros(1, np.int32)
+    for shape in (extent, None if extent is None else [extent]):  # (2,), (N, 2)
+        out = B.area_crops(table, index, box, 6, 4, fill=fill, image_shape=shape)
+        seen = image if extent is None else image[: extent[0], : extent[1]]
+        want = ref.area_resize(seen, x1, y1, x1 + w, y1 + h, 6, 4, fill)
+        assert_close(out[0], want)
+
+
+def test_area_crops_image_shape_per_image_and_traced():
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (2, 10, 12, 3)).astype(np.uint8)
+    table = B.integral_image(images)
+    boxes = np.array([[-3, -2, 9, 11], [4, 5, 15, 13]], np.int32)
+    index = np.array([1, 0], np.int32)
+    extent = np.array([[8, 6], [10, 7]], np.int32)  # image 0 is 8x6, image 1 10x7
+    got = jax.jit(B.area_crops, static_argnums=(3, 4))(
+        table, index, boxes, 5, 5, fill=jnp.float32(50.0), image_shape=extent
+    )
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        h, w = extent[index[k]]
+        seen = images[index[k], :h, :w]
+        assert_close(got[k], ref.area_resize(seen, x1, y1, x2, y2, 5, 5, 50.0))
+
+
 def test_crop_and_resize_empty_and_float():
     assert B.crop_and_resize(np.zeros((8, 8, 3)), np.zeros((0, 4)), 5).shape == (
         0,
@@ -184,11 +223,30 @@ def test_crop_and_resize_empty_and_float():
         (lambda: B.clip_boxes(np.zeros((2, 4)), -1, 10), "height"),
         (lambda: B.crop_and_resize(np.zeros((4, 4)), np.zeros((1, 4)), 3), "image"),
         (lambda: B.crop_and_resize(np.zeros((4, 4, 3)), np.zeros((1, 4)), 0), "size"),
+        (
+            lambda: B.area_crops(
+                np.zeros((2, 5, 5, 3)),
+                np.zeros(1, np.int32),
+                np.zeros((1, 4), np.int32),
+                3,
+                3,
+                image_shape=np.zeros((3, 2), np.int32),
+            ),
+            r"image_shape must be \(2,\) or \(N, 2\) = \(2, 2\).*\(3, 2\)",
+        ),
     ],
 )
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_area_crops_bad_fill_and_image_shape_types():
+    args = (np.zeros((1, 5, 5, 3)), np.zeros(1, np.int32), np.zeros((1, 4), np.int32))
+    with pytest.raises(TypeError, match="fill"):
+        B.area_crops(*args, 3, 3, fill="0")
+    with pytest.raises(TypeError, match="image_shape"):
+        B.area_crops(*args, 3, 3, image_shape=np.array([4.0, 4.0]))
 
 
 def test_nms_bad_threshold_type():

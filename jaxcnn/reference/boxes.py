@@ -47,12 +47,14 @@ def nms(boxes, scores, threshold: float, mode: str = "union", groups=None) -> li
     return kept
 
 
-def area_resize(image, x1: int, y1: int, x2: int, y2: int, out_h: int, out_w: int):
-    """Area resampling of the integer box [x1, x2) x [y1, y2), zeros outside.
+def area_resize(
+    image, x1: int, y1: int, x2: int, y2: int, out_h: int, out_w: int, fill=0.0
+):
+    """Area resampling of the integer box [x1, x2) x [y1, y2), ``fill`` outside.
 
     Output pixel (i, j) averages the box pixels in rows
     y1 + floor(i h / out_h) .. y1 + ceil((i + 1) h / out_h) - 1, and likewise
-    in columns; pixels outside the image count as zero.
+    in columns; pixels outside the image count as ``fill``.
     """
     image = np.asarray(image, np.float64)
     height, width, channels = image.shape
@@ -65,8 +67,8 @@ def area_resize(image, x1: int, y1: int, x2: int, y2: int, out_h: int, out_w: in
             total = np.zeros(channels)
             for r in range(r0, r1):
                 for c in range(c0, c1):
-                    if 0 <= r < height and 0 <= c < width:
-                        total += image[r, c]
+                    inside = 0 <= r < height and 0 <= c < width
+                    total += image[r, c] if inside else fill
             count = (r1 - r0) * (c1 - c0)
             out[i, j] = total / count if count > 0 else 0.0
     return out
