@@ -340,7 +340,8 @@ def area_crops(
     Output pixel (i, j) of crop k is the mean of the box's pixels in integer
     bin rows [y1 + floor(i h / out_h), y1 + ceil((i + 1) h / out_h)) and the
     matching columns, as torch's ``interpolate(mode="area")``; pixels outside
-    the image count as ``fill``.
+    the image count as ``fill``. An empty box (``x2 <= x1`` or ``y2 <= y1``)
+    has no pixels and gives 0, wherever it lies.
 
     Args:
       table: ``integral_image`` output (N, H + 1, W + 1, C).
@@ -379,10 +380,11 @@ def area_crops(
     total = at(yhi, xhi) - at(ylo, xhi) - at(yhi, xlo) + at(ylo, xlo)
     scale = jnp.where(count > 0, count * _FIXED_POINT, 1).astype(jnp.float32)
     outside = jnp.where(count > 0, 1 - inside / jnp.maximum(count, 1), 0)
+    outside = outside[..., None].astype(jnp.float32)
     mean = total.astype(jnp.float32) / scale[..., None]
-    return mean + jnp.asarray(fill, jnp.float32) * outside[..., None].astype(
-        jnp.float32
-    )
+    filled = mean + jnp.asarray(fill, jnp.float32) * outside
+    # where, not the sum alone: a NaN or infinite fill times 0 is NaN
+    return jnp.where(outside > 0, filled, mean)
 
 
 def _image_extent(table, image_index, image_shape):
@@ -398,8 +400,11 @@ def _image_extent(table, image_index, image_shape):
             f"image_shape must be (2,) or (N, 2) = ({table.shape[0]}, 2) "
             f"(height, width); got shape {shape}"
         )
+    limit = np.array([hp1 - 1, wp1 - 1])
+    if not isinstance(image_shape, jax.core.Tracer):  # clamp before int32
+        image_shape = np.clip(np.asarray(image_shape, np.int64), 0, limit)
     extent = jnp.asarray(image_shape, jnp.int32).reshape(-1, 2)
-    extent = jnp.clip(extent, 0, jnp.array([hp1 - 1, wp1 - 1], jnp.int32))
+    extent = jnp.clip(extent, 0, jnp.asarray(limit, jnp.int32))
     per_crop = extent[image_index if len(shape) == 2 else jnp.zeros_like(image_index)]
     return per_crop[:, :1], per_crop[:, 1:]
 

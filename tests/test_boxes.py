@@ -191,6 +191,29 @@ def test_area_crops_image_shape_per_image_and_traced():
         assert_close(got[k], ref.area_resize(seen, x1, y1, x2, y2, 5, 5, 50.0))
 
 
+def test_area_crops_image_shape_beyond_int32_is_clamped_to_the_table():
+    image = np.random.default_rng(4).integers(0, 256, (5, 6, 1)).astype(np.uint8)
+    table = B.integral_image(image[None])
+    box, index = np.array([[-1, -1, 7, 6]], np.int32), np.zeros(1, np.int32)
+    want = ref.area_resize(image, -1, -1, 7, 6, 3, 3, 9.0)
+    for big in (np.array([2**40, 2**40]), (2**33, 2**33), [2**32 + 3] * 2):
+        out = B.area_crops(table, index, box, 3, 3, fill=9.0, image_shape=big)
+        assert_close(out[0], want)
+
+
+def test_area_crops_non_finite_fill_reaches_only_outside_pixels():
+    # a NaN or infinite fill marks the output pixels that read outside the
+    # image; the pixels wholly inside keep their mean (fill * 0 is NaN)
+    image = np.random.default_rng(3).integers(0, 256, (6, 7, 2)).astype(np.uint8)
+    table = B.integral_image(image[None])
+    box, index = np.array([[-2, -3, 5, 4]], np.int32), np.zeros(1, np.int32)
+    for fill in (np.nan, np.inf, -np.inf):
+        out = np.asarray(B.area_crops(table, index, box, 7, 7, fill=fill))[0]
+        want = ref.area_resize(image, -2, -3, 5, 4, 7, 7, fill)
+        assert np.isfinite(out[3:, 2:]).all()
+        assert_close(out, want)
+
+
 def test_crop_and_resize_empty_and_float():
     assert B.crop_and_resize(np.zeros((8, 8, 3)), np.zeros((0, 4)), 5).shape == (
         0,

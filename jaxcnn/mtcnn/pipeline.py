@@ -301,9 +301,9 @@ def _stage1_program(pnet_params, images, gather, conv1_valid):
       conv1_valid: see ``nets.pnet_canvas_apply``.
 
     Returns:
-      the integral image (N, Hb + 1, Wb + 1, 3) (zero padding beyond the
-      image reads as zeros, as crops need), face probabilities (N, h, w) and
-      offsets (N, h, w, 4) over the canvas.
+      the integral image (N, Hb + 1, Wb + 1, 3) (crops treat its padding
+      beyond the image as outside: ``_crop_and_apply``'s ``extent``), face
+      probabilities (N, h, w) and offsets (N, h, w, 4) over the canvas.
     """
     table = jboxes.integral_image(images)
     # Fused into P-Net's space-to-depth transpose, the gather ran 2.7x slower
@@ -467,50 +467,89 @@ def _overlaps(b, areas, i, rest, mode: str):
 _MAX_PAIRS = 1 << 22
 
 
-def _touching_pairs(b):
-    """Pairs (i, j), i != j, of boxes whose x ranges overlap (NumPy).
+def _touching_pairs(b, groups=None):
+    """Pairs (i, j), i < j, of boxes of one group whose x ranges overlap (NumPy).
 
-    Boxes sorted by x1 overlap in x only with the boxes after them whose x1 is
-    below their x2: a band found by ``searchsorted``, not all n**2 pairs.
-    Returns index arrays (rows, cols) with each pair both ways, or None when
-    there are more than ``_MAX_PAIRS``.
+    Boxes sorted by (group, x1) overlap in x only with the boxes after them
+    in their group whose x1 is below their x2: a band found by
+    ``searchsorted``, not all n**2 pairs. Coordinates are compared by rank
+    (ties equal, NaN last), offset by group, so one search serves every
+    group. Returns index arrays (first, second) with first < second, or None
+    when there are more than ``_MAX_PAIRS``.
     """
-    by_x = np.argsort(b[:, 0], kind="stable")
-    x1, x2 = b[by_x, 0], b[by_x, 2]
-    ends = np.searchsorted(x1, x2, side="left")
-    counts = np.maximum(ends - np.arange(len(b)) - 1, 0)
+    n = len(b)
+    _, rank = np.unique(np.concatenate([b[:, 0], b[:, 2]]), return_inverse=True)
+    start, end = rank[:n], rank[n:]
+    if groups is not None:
+        offset = np.unique(groups, return_inverse=True)[1] * (2 * n)
+        start, end = start + offset, end + offset
+    by_x = np.argsort(start, kind="stable")
+    ends = np.searchsorted(start[by_x], end[by_x], side="left")
+    counts = np.maximum(ends - np.arange(n) - 1, 0)
     total = int(counts.sum())
     if total > _MAX_PAIRS:
         return None
-    rows = np.repeat(np.arange(len(b)), counts)
+    rows = np.repeat(np.arange(n), counts)
     starts = np.cumsum(counts) - counts
     cols = rows + 1 + np.arange(total) - np.repeat(starts, counts)
     rows, cols = by_x[rows], by_x[cols]
-    return np.concatenate([rows, cols]), np.concatenate([cols, rows])
+    return np.minimum(rows, cols), np.maximum(rows, cols)
 
 
-def _greedy(b, areas, order, threshold: float, mode: str) -> list:
+# Sweeps of ``_survivors`` before it falls back to one box at a time.
+_MAX_SWEEPS = 32
+
+
+def _survivors(first, second, n: int) -> np.ndarray:
+    """Greedy NMS keep mask over n positions, given who suppresses whom.
+
+    Position j is dropped iff some kept position i < j has a pair (i, j).
+    Swept to a fixed point: position j is right from the sweep after all its
+    suppressors are, so k sweeps settle every chain of suppressions shorter
+    than k, and the fixed point is unique (the pairs point forward only).
+    Longer chains finish in order, one position at a time.
+    """
+    alive = np.ones(n, bool)
+    for _ in range(_MAX_SWEEPS):
+        dropped = np.zeros(n, bool)
+        dropped[second[alive[first]]] = True
+        if np.array_equal(alive, ~dropped):
+            return alive
+        alive = ~dropped
+    by_first = np.argsort(first, kind="stable")
+    first, second = first[by_first], second[by_first]
+    bounds = np.searchsorted(first, np.arange(n + 1)).tolist()
+    alive[:] = True
+    for pos in np.unique(first).tolist():
+        if alive[pos]:
+            alive[second[bounds[pos] : bounds[pos + 1]]] = False
+    return alive
+
+
+def _greedy(b, areas, order, threshold: float, mode: str, groups=None):
     """Greedy suppression over ``order`` (best first); returns kept indices.
 
-    Overlaps are computed only for pairs that touch in x (``_touching_pairs``):
-    the others overlap by 0, which never exceeds a threshold >= 0.
+    With ``groups`` (one per box), boxes suppress only boxes of their own
+    group. Overlaps are computed only for pairs that touch in x
+    (``_touching_pairs``): the others overlap by 0, which never exceeds a
+    threshold >= 0.
     """
-    pairs = _touching_pairs(b[order])
+    pairs = _touching_pairs(b[order], None if groups is None else groups[order])
     if pairs is None:
-        return _greedy_box_by_box(b, areas, order, threshold, mode)
-    rows, cols = pairs
-    hit = _overlaps(b, areas, order[rows], order[cols], mode) > threshold
-    rows, cols = rows[hit], cols[hit]
-    by_row = np.argsort(rows, kind="stable")
-    rows, cols = rows[by_row], cols[by_row]
-    bounds = np.searchsorted(rows, np.arange(len(order) + 1)).tolist()
-    alive = np.ones(len(order), bool)
-    kept = []
-    for pos in range(len(order)):
-        if alive[pos]:
-            kept.append(order[pos])
-            alive[cols[bounds[pos] : bounds[pos + 1]]] = False
-    return kept
+        if groups is None:
+            return np.asarray(_greedy_box_by_box(b, areas, order, threshold, mode))
+        kept = np.concatenate(
+            [
+                _greedy_box_by_box(b, areas, order[groups[order] == g], threshold, mode)
+                for g in np.unique(groups[order])
+            ]
+        ).astype(np.int64)
+        position = np.zeros(len(b), np.int64)
+        position[order] = np.arange(len(order))
+        return kept[np.argsort(position[kept], kind="stable")]
+    first, second = pairs
+    hit = _overlaps(b, areas, order[first], order[second], mode) > threshold
+    return order[_survivors(first[hit], second[hit], len(order))]
 
 
 def _greedy_box_by_box(b, areas, order, threshold: float, mode: str) -> list:
@@ -540,12 +579,9 @@ def _nms_host(
     if plus_one:
         b = b + np.array([0, 0, 1, 1])
     areas = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
-    keep = []
-    for g in np.unique(groups):
-        order = np.flatnonzero(groups == g)
-        order = order[np.argsort(-scores[order], kind="stable")]
-        keep.extend(_greedy(b, areas, order, threshold, mode))
-    keep = np.asarray(keep, np.int64)
+    # by group, then best first, then lower index first
+    order = np.lexsort((-scores, groups))
+    keep = _greedy(b, areas, order, threshold, mode, groups).astype(np.int64)
     return keep[np.argsort(-scores[keep], kind="stable")]
 
 
@@ -625,19 +661,10 @@ def _stage1_candidates(params, batch, levels, s: _Settings):
         plan, np.asarray(probs), np.asarray(offsets), s.thresholds[0]
     )
     b = _heatmap_boxes(r, c, plan.scales[level])
-    found = []
-    bounds = np.searchsorted(level, np.arange(len(plan.scales) + 1))
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        keep = lo + _nms_host(
-            b[lo:hi],
-            p[lo:hi],
-            n[lo:hi],
-            s.nms_thresholds[0],
-            "union",
-            C.PLUS_ONE_NMS[0],
-        )
-        found.append(keep)
-    keep = np.concatenate(found)
+    # NMS within each (level, image), then level by level, best first
+    group = level * len(batch) + n
+    keep = _nms_host(b, p, group, s.nms_thresholds[0], "union", C.PLUS_ONE_NMS[0])
+    keep = keep[np.argsort(level[keep], kind="stable")]
     n, b, p, reg = n[keep], b[keep], p[keep], reg[keep]
     keep = _nms_host(b, p, n, s.nms_thresholds[1], "union", C.PLUS_ONE_NMS[1])
     boxes = _square(_calibrate(b[keep], reg[keep].astype(np.float64), False))

@@ -399,6 +399,45 @@ def test_banded_greedy_equals_all_pairs_greedy(mode, monkeypatch):
     assert [int(i) for i in got] == _all_pairs_greedy(b, areas, order, 0.5, mode)
 
 
+@pytest.mark.parametrize("sweeps", [32, 1])
+def test_grouped_greedy_equals_greedy_per_group(sweeps, monkeypatch):
+    # one _greedy call over several groups keeps, in each group, the boxes of
+    # the all-pairs greedy over that group alone; with one sweep every chain
+    # of suppressions finishes box by box
+    monkeypatch.setattr(pipeline, "_MAX_SWEEPS", sweeps)
+    rng = np.random.default_rng(2)
+    for trial in range(40):
+        n = int(rng.integers(1, 200))
+        xy = rng.integers(0, 40, (n, 2)) + rng.random((n, 2)) * (trial % 2)
+        b = np.concatenate([xy, xy + rng.integers(1, 15, (n, 2))], axis=1)
+        b = b.astype(np.float64)
+        areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+        groups = rng.integers(0, 1 + trial % 4, n) * 7  # not 0..G-1
+        order = np.lexsort((rng.random(n), groups))
+        for mode in ("union", "min"):
+            got = pipeline._greedy(b, areas, order, 0.3, mode, groups)
+            want = [
+                i
+                for g in np.unique(groups)
+                for i in _all_pairs_greedy(
+                    b, areas, order[groups[order] == g], 0.3, mode
+                )
+            ]
+            assert [int(i) for i in got] == want
+
+
+def test_greedy_long_chain_of_suppressions():
+    # each box overlaps the next by 0.82 (IoU 0.7): keep, drop, keep, ...
+    # a chain of 300 boxes, far past the sweeps, finished box by box
+    x = np.arange(300) * 0.1
+    b = np.stack([x, np.zeros(300), x + 1, np.ones(300)], axis=1)
+    areas = np.ones(300)
+    order = np.arange(300)
+    want = _all_pairs_greedy(b, areas, order, 0.6, "union")
+    assert len(want) > 30
+    assert [int(i) for i in pipeline._greedy(b, areas, order, 0.6, "union")] == want
+
+
 def test_greedy_box_by_box_keeps_boxes_whose_overlap_is_nan():
     # infinite areas give NaN overlaps (inf / inf), which exceed no threshold:
     # the fallback past _MAX_PAIRS must keep both boxes, as the banded greedy
@@ -425,3 +464,27 @@ def test_zero_border_crops_are_zero_as_the_nets_see_them():
         np.testing.assert_allclose(crops[0], outside, atol=1e-6)
         np.testing.assert_allclose(crops[1, :15, :15], inside, atol=1e-6)
         np.testing.assert_allclose(crops[1, 15:, 15:], outside, atol=1e-6)
+
+
+def test_bucket_padding_reads_as_outside_the_image(params, monkeypatch):
+    # a 100x130 image, zero-padded to 112x160 inside detect, whose face is cut
+    # by the bottom and right edges: crops must read the padding as outside
+    # the image (fill), as they would without padding. Read as pixel 0, the
+    # padding loses the face with the default "zero" border.
+    canvas = np.full((300, 300, 3), 90, np.uint8)
+    canvas[86:214, 86:214] = _convention_image("astronaut_block_mean_4")
+    image = canvas[23:123, 15:145]  # the face's box is about (130, 101, 153, 130)
+    assert pipeline.side_bucket(100) > 100 and pipeline.side_bucket(130) > 130
+    padded = {
+        b: mtcnn.detect(image, params=params, crop_border=b)
+        for b in pipeline.CROP_BORDERS
+    }
+    assert len(padded["zero"].scores) == 1
+    monkeypatch.setattr(pipeline, "side_bucket", lambda side: side)
+    fresh_plans = pipeline.functools.lru_cache(maxsize=16)(pipeline._plan.__wrapped__)
+    monkeypatch.setattr(pipeline, "_plan", fresh_plans)  # plans hold padded sizes
+    for border, want in padded.items():
+        got = mtcnn.detect(image, params=params, crop_border=border)
+        assert len(got.scores) == len(want.scores)
+        for g, w in zip(got, want, strict=True):
+            assert_close(g, w, atol=1e-4)
