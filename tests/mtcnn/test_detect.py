@@ -360,6 +360,24 @@ def test_host_nms_matches_loop_reference(mode, plus_one):
         assert sorted(got.tolist()) == sorted(want)
 
 
+def test_host_nms_order_with_score_ties_across_groups():
+    # kept boxes come best first; equal scores by group, then by index
+    from jaxcnn.reference import boxes as ref
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        n = int(rng.integers(1, 60))
+        xy = rng.integers(0, 30, (n, 2))
+        boxes = np.concatenate([xy, xy + rng.integers(1, 12, (n, 2))], axis=1)
+        boxes = boxes.astype(np.float64)
+        scores = rng.integers(0, 3, n) / 2  # many ties
+        groups = rng.choice([-4, 2, 9], n)
+        got = pipeline._nms_host(boxes, scores, groups, 0.5, "union", False)
+        kept = ref.nms(boxes, scores, 0.5, "union", groups)
+        want = sorted(kept, key=lambda i: (-scores[i], groups[i], i))
+        assert got.tolist() == want
+
+
 def _all_pairs_greedy(b, areas, order, threshold, mode):
     """Greedy NMS over ``order`` with every pair's overlap (the definition)."""
     overlap = pipeline._overlaps(b, areas, order[:, None], order[None, :], mode)
