@@ -21,9 +21,12 @@ pass counts), with the process CPU time per image
 beside the wall time (CPU time is less sensitive to other load on the machine).
 Each image is one call (facenet-pytorch can only batch images of equal size);
 detections are materialised (``jax.block_until_ready``) inside the timing.
-The script restarts itself with large glibc malloc thresholds (``_MALLOC``),
-unless they are set already, so that neither library pays page faults for
-memory that malloc returned to the system after the previous call.
+The script restarts itself with glibc malloc settings (``_MALLOC``), unless
+they are set already, so that neither library pays page faults for memory
+that malloc returned to the system after the previous call: large mmap and
+trim thresholds, and one arena (XLA's worker threads otherwise allocate from
+per-thread arenas whose heaps are unmapped when emptied, and in some
+processes every call faults in its 27 MB P-Net buffer again).
 
 facenet-pytorch imports torchvision, which cannot be installed here: a
 stand-in (``benchmarks/_torchvision_standin.py``, NumPy greedy NMS) provides
@@ -364,7 +367,11 @@ def _require_peer() -> None:
 # pages for the next call, whose first touch then costs page faults: jaxcnn's
 # warm time on the 1024x768 photo swung between 69 and 83 ms with it. Large
 # thresholds keep freed memory for reuse, for both libraries (same process).
-_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
+_MALLOC = {
+    "MALLOC_ARENA_MAX": "1",
+    "MALLOC_MMAP_THRESHOLD_": str(2**30),
+    "MALLOC_TRIM_THRESHOLD_": str(2**30),
+}
 
 
 def _restart_with_malloc_settings() -> None:
