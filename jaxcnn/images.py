@@ -30,7 +30,7 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from jaxcnn._checks import shape_of
 
@@ -189,6 +189,10 @@ def load(path: str | os.PathLike) -> np.ndarray:
     data = _read_bytes(os.fspath(path))
     try:
         pil = _decode(data)
+    except UnidentifiedImageError:
+        raise ValueError(
+            f"cannot read image {path!s}: not an image format Pillow can decode"
+        ) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ValueError(f"cannot read image {path!s}: {err}") from None
     if pil.width == 0 or pil.height == 0:

@@ -258,6 +258,15 @@ def test_out_is_a_file_or_an_input(fake, capsys, tmp_path):
     assert fake == []
 
 
+def test_out_that_cannot_be_created_exit_3(fake, capsys, tmp_path):
+    image = _photo(tmp_path / "a.png")
+    out = os.path.join(image, "sub")  # below a file: makedirs fails
+    status, stdout, stderr = _run(capsys, image, "--out", out)
+    assert status == detect_cmd.EXIT_OUTPUT == 3
+    assert stdout == "" and f"cannot create --out {out}" in stderr
+    assert fake == []
+
+
 def test_never_overwrites_an_input(fake, capsys, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -278,9 +278,9 @@ def _prepare_out(out: str, sources: list[Source]) -> str:
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"cannot create --out {out}: {err.strerror}") from None
+        raise OutputError(f"cannot create --out {out}: {err.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write to --out {out}: permission denied")
+        raise OutputError(f"cannot write to --out {out}: permission denied")
     return out
 
 

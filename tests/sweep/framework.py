@@ -16,6 +16,7 @@ applies the rules of the sweep (see ``docs/reliability.md``):
 """
 
 import functools
+import importlib.util
 import inspect
 import io
 import os
@@ -82,6 +83,8 @@ class Case:
       max_examples: lower than the profile for slow functions (say why).
       paths: options that are file or folder paths (they also get missing,
         empty, non-image, truncated and directory paths).
+      needs: optional packages the valid call needs (the tests of this case
+        skip where one is not installed).
     """
 
     fn: Callable
@@ -94,6 +97,11 @@ class Case:
     errors: tuple[type[BaseException], ...] = ()
     max_examples: int | None = None
     paths: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+
+    def missing(self) -> list[str]:
+        """The packages of ``needs`` that are not installed."""
+        return [n for n in self.needs if importlib.util.find_spec(n) is None]
 
     def valid(self) -> dict[str, Any]:
         return {k: v.get() if isinstance(v, Lazy) else v for k, v in self.args.items()}

@@ -482,6 +482,7 @@ def _mtcnn_cases() -> dict[str, Case]:
             options=("directory",),
             paths=("directory",),
             errors=PATH_ERRORS,
+            needs=("torch", "facenet_pytorch"),
         ),
         m + "default_params": Case(mtcnn.default_params, {}),
         m + "empty_detections": Case(mtcnn.empty_detections, {}),

@@ -77,6 +77,14 @@ def test_images_load_rejects_bad_files(bad_dir, name):
     assert "\n" not in str(info.value)
 
 
+def test_images_load_message_names_no_python_object(bad_dir):
+    """Pillow's own message for an unknown format names an in-memory stream."""
+    with pytest.raises(ValueError) as info:
+        images.load(bad_dir["text.png"])
+    assert str(info.value).endswith("not an image format Pillow can decode")
+    assert " at 0x" not in str(info.value)
+
+
 def test_images_load_huge_header_is_a_value_error_not_memory(bad_dir):
     with pytest.raises(ValueError, match="decompression bomb|exceeds"):
         images.load(bad_dir["huge.png"])
