@@ -22,11 +22,15 @@ from jaxcnn import _checks
 MODES = ("union", "min")
 # Fixed-point scale of the integral image used by ``crop_and_resize``: pixel
 # values are stored as round(v * 16) in int32, exact for integer pixels.
-# TODO: one output pixel may average at most ~526k source pixels (a 725x725
-# bin) before int32 overflows; crop_and_resize does not check it yet (needs
-# > 17k px boxes at size 24). mtcnn.detect stays below it by refusing images
-# with sides above constants.MAX_IMAGE_SIDE.
+# TODO: the image pixels inside one output bin may sum to at most 2**31 / 16
+# (e.g. 725x725 pixels of 255) before the int32 table differences wrap; the
+# functions here do not check it (it depends on the image and the boxes
+# together). mtcnn.detect stays below it by refusing images with sides above
+# constants.MAX_IMAGE_SIDE.
 _FIXED_POINT = 16
+# Largest box corner (pixels, either sign) the crops take: float32 holds
+# every integer up to 2**24, and bin edges and pixel counts stay exact.
+MAX_CROP_COORDINATE = 2**24
 
 
 def _check_boxes(boxes, name: str = "boxes") -> None:
@@ -117,16 +121,18 @@ def _check_nms_args(boxes, scores, iou_threshold, mode, max_output):
         jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
     ):
         raise TypeError(f"iou_threshold must be a real scalar; got {iou_threshold!r}")
+    if not isinstance(iou_threshold, jax.core.Tracer) and np.isnan(iou_threshold):
+        raise ValueError("iou_threshold must be a number; got nan")
     _checks.check_choice(mode, "mode", MODES)
     if max_output is None:
         return k
     if (
-        not isinstance(max_output, int)
+        not isinstance(max_output, (int, np.integer))
         or isinstance(max_output, bool)
         or max_output < 0
     ):
         raise ValueError(f"max_output must be a non-negative int; got {max_output!r}")
-    return max_output
+    return int(max_output)
 
 
 def _greedy_keep(overlap, threshold):
@@ -217,6 +223,14 @@ def batched_nms(
         )
     if not jnp.issubdtype(_checks.dtype_of(groups), jnp.integer):
         raise TypeError(f"groups must be integers; got {_checks.dtype_of(groups)}")
+    if not isinstance(groups, jax.core.Tracer) and k:
+        ids = np.asarray(groups)
+        info = np.iinfo(np.int32)
+        if ids.min() < info.min or ids.max() > info.max:
+            raise ValueError(
+                f"groups must fit in int32 (ids are compared as int32); got values "
+                f"from {ids.min()} to {ids.max()}"
+            )
     return _nms(boxes, scores, groups, iou_threshold, mode, max_output)
 
 
@@ -306,12 +320,32 @@ def _prefix_sum(x, axis: int):
 
 
 def _bin_edges(start, length, size: int):
-    """Integer bin edges [s + floor(i L / S), s + ceil((i + 1) L / S)) per row."""
-    i = jnp.arange(size, dtype=jnp.int32)
-    length = jnp.maximum(length, 0)
-    lo = start[:, None] + (i[None, :] * length[:, None]) // size
-    hi = start[:, None] + -((-(i[None, :] + 1) * length[:, None]) // size)
+    """Integer bin edges [s + floor(i L / S), s + ceil((i + 1) L / S)) per row.
+
+    With L = q S + r: floor(i L / S) = i q + floor(i r / S), so no product
+    exceeds max(L, S**2) and int32 does not overflow for any box within
+    ``MAX_CROP_COORDINATE``.
+    """
+    i = jnp.arange(size, dtype=jnp.int32)[None, :]
+    length = jnp.maximum(length, 0)[:, None]
+    q, r = length // size, length % size
+    lo = start[:, None] + i * q + (i * r) // size
+    hi = start[:, None] + (i + 1) * q - ((-(i + 1) * r) // size)
     return lo, hi
+
+
+def _check_concrete_boxes(boxes, name: str = "boxes") -> None:
+    """Finite corners within +-MAX_CROP_COORDINATE (where boxes are concrete)."""
+    if isinstance(boxes, jax.core.Tracer):
+        return
+    b = np.asarray(boxes)
+    if not np.isfinite(b).all():
+        raise ValueError(f"{name} must be finite; got NaN or inf corners")
+    if b.size and np.abs(b).max() > MAX_CROP_COORDINATE:
+        raise ValueError(
+            f"{name} corners must lie within +-{MAX_CROP_COORDINATE} pixels; got "
+            f"{np.abs(b).max():g}"
+        )
 
 
 def _check_area_crops_args(table, image_index, boxes) -> None:
@@ -330,6 +364,15 @@ def _check_area_crops_args(table, image_index, boxes) -> None:
             f"image_index must have one entry per box ({_checks.shape_of(boxes)[0]})"
             f"; got shape {_checks.shape_of(image_index)}"
         )
+    _check_concrete_boxes(boxes)
+    n = _checks.shape_of(table)[0]
+    if not isinstance(image_index, jax.core.Tracer):
+        index = np.asarray(image_index)
+        if index.size and (index.min() < 0 or index.max() >= n):
+            raise ValueError(
+                f"image_index must lie in [0, {n}) (the table's images); got "
+                f"values from {index.min()} to {index.max()}"
+            )
 
 
 def area_crops(
@@ -341,12 +384,15 @@ def area_crops(
     bin rows [y1 + floor(i h / out_h), y1 + ceil((i + 1) h / out_h)) and the
     matching columns, as torch's ``interpolate(mode="area")``; pixels outside
     the image count as ``fill``. An empty box (``x2 <= x1`` or ``y2 <= y1``)
-    has no pixels and gives 0, wherever it lies.
+    has no pixels and gives 0, wherever it lies. The means are of the table's
+    fixed-point pixels (multiples of 1/16, see ``integral_image``).
 
     Args:
       table: ``integral_image`` output (N, H + 1, W + 1, C).
-      image_index: (K,) int32 image of each crop.
-      boxes: (K, 4) int32 boxes ``(x1, y1, x2, y2)`` with integer corners.
+      image_index: (K,) int32 image of each crop, in [0, N) (checked where
+        concrete; traced values are clamped to it).
+      boxes: (K, 4) int32 boxes ``(x1, y1, x2, y2)`` with integer corners
+        within +-``MAX_CROP_COORDINATE`` (checked where concrete).
       out_h: output height.
       out_w: output width.
       fill: value of the pixels outside the image (a real scalar, may be
@@ -368,10 +414,10 @@ def area_crops(
     boxes = jnp.asarray(boxes).astype(jnp.int32)
     ylo, yhi = _bin_edges(boxes[:, 1], boxes[:, 3] - boxes[:, 1], out_h)
     xlo, xhi = _bin_edges(boxes[:, 0], boxes[:, 2] - boxes[:, 0], out_w)
-    count = (yhi - ylo)[:, :, None] * (xhi - xlo)[:, None, :]
+    count = _pixel_counts(ylo, yhi, xlo, xhi)
     ylo, yhi = jnp.clip(ylo, 0, height), jnp.clip(yhi, 0, height)
     xlo, xhi = jnp.clip(xlo, 0, width), jnp.clip(xhi, 0, width)
-    inside = (yhi - ylo)[:, :, None] * (xhi - xlo)[:, None, :]
+    inside = _pixel_counts(ylo, yhi, xlo, xhi)
     n = image_index[:, None, None]
 
     def at(rows, cols):
@@ -385,6 +431,12 @@ def area_crops(
     filled = mean + jnp.asarray(fill, jnp.float32) * outside
     # where, not the sum alone: a NaN or infinite fill times 0 is NaN
     return jnp.where(outside > 0, filled, mean)
+
+
+def _pixel_counts(ylo, yhi, xlo, xhi):
+    """float32 (K, out_h, out_w) pixels per bin (exact below 2**24)."""
+    rows = (yhi - ylo).astype(jnp.float32)[:, :, None]
+    return rows * (xhi - xlo).astype(jnp.float32)[:, None, :]
 
 
 def _image_extent(table, image_index, image_shape):
@@ -415,10 +467,14 @@ def crop_and_resize(image, boxes, size: int) -> jax.Array:
     Each box is first snapped outwards to whole pixels (floor of x1, y1, ceil
     of x2, y2), then area-resampled (see ``area_crops``). The part of a box
     outside the image reads as 0: it is never clipped away or wrapped around.
+    Pixels are summed in fixed point (``integral_image``): float pixels are
+    rounded to multiples of 1/16 first, which suits 0..255 images; scale
+    images in [0, 1] up before cropping them.
 
     Args:
       image: (H, W, C) image, integer or float.
-      boxes: (K, 4) boxes in pixels.
+      boxes: (K, 4) boxes in pixels, finite, corners within
+        +-``MAX_CROP_COORDINATE`` (checked where the boxes are concrete).
       size: output side.
 
     Returns:
@@ -427,6 +483,7 @@ def crop_and_resize(image, boxes, size: int) -> jax.Array:
     _checks.check_rank(image, "image", 3, "(H, W, C)")
     _checks.check_real_array(image, "image")
     _check_boxes(boxes)
+    _check_concrete_boxes(boxes)
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
         raise ValueError(f"size must be a positive int; got {size!r}")
     c = _checks.shape_of(image)[2]

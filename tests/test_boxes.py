@@ -272,6 +272,51 @@ def test_area_crops_bad_fill_and_image_shape_types():
         B.area_crops(*args, 3, 3, image_shape=np.array([4.0, 4.0]))
 
 
+def test_crop_and_resize_boxes_far_beyond_the_image():
+    """Bin edges and pixel counts stay exact for boxes up to 2**24 px."""
+    image = np.full((5, 6, 1), 100.0, np.float32)
+    one = B.crop_and_resize(image, np.array([[0.0, 0, 40000, 40000]]), 1)
+    assert_close(one, np.full((1, 1, 1, 1), 100 * 30 / 40000**2))
+    # rows [0, 3) and [2, 5); columns [0, 5e6) and [5e6, 1e7)
+    wide = B.crop_and_resize(image, np.array([[0.0, 0, 1e7, 5]]), 2)
+    assert_close(wide[0, :, :, 0], [[100 * 18 / 15e6, 0], [100 * 18 / 15e6, 0]])
+    left = B.crop_and_resize(image, np.array([[-1e7, 0, 6, 5]]), 2)
+    assert_close(left[0, :, :, 0], [[0, 100 * 18 / 15e6], [0, 100 * 18 / 15e6]])
+
+
+@pytest.mark.parametrize(
+    "corner, match", [(np.nan, "finite"), (np.inf, "finite"), (2.0**31, "2\d+")]
+)
+def test_crop_and_resize_refuses_unusable_corners(corner, match):
+    boxes = np.array([[0.0, 0, corner, 5]])
+    with pytest.raises(ValueError, match=f"boxes.*{match}"):
+        B.crop_and_resize(np.zeros((5, 6, 1), np.float32), boxes, 2)
+
+
+def test_area_crops_refuses_image_index_outside_the_table():
+    table = B.integral_image(np.ones((2, 4, 4, 1), np.float32))
+    boxes = np.array([[0, 0, 2, 2]], np.int32)
+    for index in (7, -1):
+        with pytest.raises(ValueError, match=r"image_index.*\[0, 2\)"):
+            B.area_crops(table, np.array([index]), boxes, 2, 2)
+
+
+def test_batched_nms_group_ids_beyond_int32_are_refused():
+    boxes = np.array([[0.0, 0, 10, 10], [1, 1, 11, 11]])
+    scores = np.array([0.9, 0.8])
+    with pytest.raises(ValueError, match="groups must fit in int32"):
+        B.batched_nms(boxes, scores, np.array([2**32, 0]), 0.5)
+
+
+def test_nms_threshold_nan_refused_and_numpy_max_output_taken():
+    boxes = np.array([[0.0, 0, 10, 10], [1, 1, 11, 11]])
+    scores = np.array([0.9, 0.8])
+    with pytest.raises(ValueError, match="iou_threshold"):
+        B.nms(boxes, scores, np.nan)
+    indices, valid = B.nms(boxes, scores, 0.5, max_output=np.int64(2))
+    assert indices.tolist() == [0, 0] and valid.tolist() == [True, False]
+
+
 def test_nms_bad_threshold_type():
     with pytest.raises(TypeError, match="iou_threshold"):
         B.nms(np.zeros((2, 4)), np.zeros((2,)), np.zeros(2))

@@ -23,6 +23,7 @@ host, between the compiled stages.
 """
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -77,11 +78,14 @@ def _check_number(value, name: str, low: float, high: float, open_low=False):
     bad_low = value <= low if open_low else value < low
     if bad_low or value > high or not np.isfinite(value):
         side = "(" if open_low else "["
-        raise ValueError(f"{name} must lie in {side}{low}, {high}]; got {value!r}")
+        end = ")" if high == np.inf else "]"
+        raise ValueError(f"{name} must lie in {side}{low}, {high}{end}; got {value!r}")
     return float(value)
 
 
 def _check_sequence(values, name: str, n: int) -> tuple[float, ...]:
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        values = list(values)
     if not isinstance(values, Sequence) or len(values) != n:
         raise ValueError(f"{name} must be a sequence of {n} numbers; got {values!r}")
     return tuple(_check_number(v, f"{name}[{i}]", 0, 1) for i, v in enumerate(values))
@@ -109,6 +113,12 @@ def _check_params(params) -> dict:
     if not isinstance(params, dict) or set(params) != {"pnet", "rnet", "onet"}:
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"params must be a dict with pnet, rnet, onet; got {got}")
+    for net, value in params.items():
+        if not isinstance(value, dict):
+            raise TypeError(
+                f"params[{net!r}] must be a parameter dict (load_params() output); "
+                f"got {type(value).__name__}"
+            )
     return params
 
 
@@ -145,7 +155,9 @@ def pyramid(height: int, width: int, min_face_size: float, scale_factor: float):
 
     Raises:
       TypeError, ValueError: for sizes that are not ints >= 0, a
-        ``min_face_size`` not > 0 or a ``scale_factor`` outside (0, 0.99].
+        ``min_face_size`` not > 0 or so small that the first level's side
+        exceeds ``constants.MAX_IMAGE_SIDE``, or a ``scale_factor`` outside
+        (0, 0.99].
     """
     height = _checks.check_int(height, "height", 0)
     width = _checks.check_int(width, "width", 0)
@@ -153,12 +165,26 @@ def pyramid(height: int, width: int, min_face_size: float, scale_factor: float):
     scale_factor = _check_number(scale_factor, "scale_factor", 0, 0.99, True)
     scale = C.PNET_CELL / min_face_size
     side = min(height, width) * scale
+    largest = max(height, width) * scale + 1
+    if side >= C.PNET_CELL and largest > C.MAX_IMAGE_SIDE:
+        raise ValueError(
+            f"min_face_size={min_face_size:g} scales a {height}x{width} image "
+            f"up to a {largest:.4g}-px side, above the {C.MAX_IMAGE_SIDE}-px limit "
+            f"(constants.MAX_IMAGE_SIDE); use min_face_size >= "
+            f"{_round_up(C.PNET_CELL * max(height, width) / (C.MAX_IMAGE_SIDE - 1)):g}"
+        )
     levels = []
     while side >= C.PNET_CELL:
         levels.append((scale, (int(height * scale + 1), int(width * scale + 1))))
         scale *= scale_factor
         side *= scale_factor
     return levels
+
+
+def _round_up(value: float, digits: int = 4) -> float:
+    """``value`` rounded up to ``digits`` significant digits."""
+    unit = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
+    return math.ceil(value / unit) * unit
 
 
 def _octave_bucket(side: int, steps: int) -> int:

@@ -333,11 +333,24 @@ def test_pyramid_constants():
         (dict(min_face_size="20"), TypeError, "min_face_size"),
         (dict(crop_border="wrap"), ValueError, "crop_border"),
         (dict(params={"pnet": {}}), ValueError, "params"),
+        (dict(params={"pnet": 1, "rnet": 1, "onet": 1}), TypeError, "params"),
+        (dict(min_face_size=np.inf), ValueError, r"min_face_size.*\(0, inf\)"),
+        # the first level would be 64 * 12 / 0.05 = 15,360 px on a side
+        (dict(min_face_size=0.05), ValueError, r"min_face_size.*>= 0\.09377$"),
+        (dict(min_face_size=1e-300), ValueError, "min_face_size"),
     ],
 )
 def test_bad_settings(kwargs, error, match):
     with pytest.raises(error, match=match):
         mtcnn.detect(np.zeros((64, 64, 3), np.uint8), **kwargs)
+
+
+def test_settings_accept_numpy_sequences():
+    image = np.zeros((64, 64, 3), np.uint8)
+    found = mtcnn.detect(image, thresholds=np.array([0.6, 0.7, 0.7]))
+    assert found.boxes.shape == (0, 4)
+    # the smallest min_face_size the error above suggests is accepted
+    assert mtcnn.pyramid(64, 64, 0.09377, 0.709)[0][1] == (8191, 8191)
 
 
 @pytest.mark.parametrize("plus_one", [False, True])
