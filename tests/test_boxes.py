@@ -285,7 +285,7 @@ def test_crop_and_resize_boxes_far_beyond_the_image():
 
 
 @pytest.mark.parametrize(
-    "corner, match", [(np.nan, "finite"), (np.inf, "finite"), (2.0**31, "2\d+")]
+    "corner, match", [(np.nan, "finite"), (np.inf, "finite"), (2.0**31, "16777216")]
 )
 def test_crop_and_resize_refuses_unusable_corners(corner, match):
     boxes = np.array([[0.0, 0, corner, 5]])
