@@ -96,7 +96,9 @@ def add_parser(sub) -> None:
         help=f"output directory (default: {DEFAULT_OUT})",
     )
     p.add_argument(
-        "--json-only", action="store_true", help="print JSON only, write no files"
+        "--json-only",
+        action="store_true",
+        help="print JSON only, write no files (--out is not used)",
     )
     p.add_argument(
         "--min-face-size",
