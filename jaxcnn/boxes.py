@@ -28,8 +28,9 @@ MODES = ("union", "min")
 # together). mtcnn.detect stays below it by refusing images with sides above
 # constants.MAX_IMAGE_SIDE.
 _FIXED_POINT = 16
-# Largest box corner (pixels, either sign) the crops take: float32 holds
-# every integer up to 2**24, and bin edges and pixel counts stay exact.
+# Largest box corner (pixels, either sign) the crops take: float32 boxes hold
+# every integer up to 2**24, and int32 bin edges cannot overflow (pixel counts
+# are float32, exact up to 2**24 pixels per bin).
 MAX_CROP_COORDINATE = 2**24
 
 
@@ -338,7 +339,7 @@ def _check_concrete_boxes(boxes, name: str = "boxes") -> None:
     """Finite corners within +-MAX_CROP_COORDINATE (where boxes are concrete)."""
     if isinstance(boxes, jax.core.Tracer):
         return
-    b = np.asarray(boxes)
+    b = np.asarray(boxes, np.float64)  # abs of the most negative int stays < 0
     if not np.isfinite(b).all():
         raise ValueError(f"{name} must be finite; got NaN or inf corners")
     if b.size and np.abs(b).max() > MAX_CROP_COORDINATE:
@@ -390,7 +391,8 @@ def area_crops(
     Args:
       table: ``integral_image`` output (N, H + 1, W + 1, C).
       image_index: (K,) int32 image of each crop, in [0, N) (checked where
-        concrete; traced values are clamped to it).
+        concrete; traced values are not: out-of-range ones follow JAX's
+        indexing, negative ones wrapping around, large ones clamped).
       boxes: (K, 4) int32 boxes ``(x1, y1, x2, y2)`` with integer corners
         within +-``MAX_CROP_COORDINATE`` (checked where concrete).
       out_h: output height.

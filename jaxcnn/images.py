@@ -191,7 +191,8 @@ def load(path: str | os.PathLike) -> np.ndarray:
         pil = _decode(data)
     except UnidentifiedImageError:
         raise ValueError(
-            f"cannot read image {path!s}: not an image format Pillow can decode"
+            f"cannot read image {path!s}: Pillow cannot identify its format "
+            "(not an image, or cut short)"
         ) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ValueError(f"cannot read image {path!s}: {err}") from None

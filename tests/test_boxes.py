@@ -293,6 +293,17 @@ def test_crop_and_resize_refuses_unusable_corners(corner, match):
         B.crop_and_resize(np.zeros((5, 6, 1), np.float32), boxes, 2)
 
 
+def test_crop_bounds_hold_for_the_most_negative_integer():
+    """abs(INT64_MIN) is negative in int64: the bound must still catch it."""
+    boxes = np.array([[np.iinfo(np.int64).min, 0, 2, 2]], np.int64)
+    with pytest.raises(ValueError, match="boxes corners"):
+        B.crop_and_resize(np.zeros((5, 6, 1), np.float32), boxes, 2)
+    table = B.integral_image(np.ones((1, 4, 4, 1), np.float32))
+    boxes32 = np.array([[np.iinfo(np.int32).min, 0, 2, 2]], np.int32)
+    with pytest.raises(ValueError, match="boxes corners"):
+        B.area_crops(table, np.zeros(1, np.int32), boxes32, 2, 2)
+
+
 def test_area_crops_refuses_image_index_outside_the_table():
     table = B.integral_image(np.ones((2, 4, 4, 1), np.float32))
     boxes = np.array([[0, 0, 2, 2]], np.int32)

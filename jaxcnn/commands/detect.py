@@ -38,7 +38,7 @@ Exit status:
 * 1: at least one input could not be read or processed; its error is printed
   on stderr as one line and the other inputs are still processed and printed.
 * 2: bad command line (including an ``--out`` that is a file or an input).
-* 3: an output file could not be written (the run stops).
+* 3: `--out` or an output file could not be created or written (the run stops).
 * 130: interrupted (Ctrl-C).
 """
 

@@ -24,7 +24,7 @@ host, between the compiled stages.
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import jax
@@ -85,7 +85,7 @@ def _check_number(value, name: str, low: float, high: float, open_low=False):
 
 def _check_sequence(values, name: str, n: int) -> tuple[float, ...]:
     if isinstance(values, np.ndarray) and values.ndim == 1:
-        values = list(values)
+        values = values.tolist()
     if not isinstance(values, Sequence) or len(values) != n:
         raise ValueError(f"{name} must be a sequence of {n} numbers; got {values!r}")
     return tuple(_check_number(v, f"{name}[{i}]", 0, 1) for i, v in enumerate(values))
@@ -114,7 +114,7 @@ def _check_params(params) -> dict:
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"params must be a dict with pnet, rnet, onet; got {got}")
     for net, value in params.items():
-        if not isinstance(value, dict):
+        if not isinstance(value, Mapping):
             raise TypeError(
                 f"params[{net!r}] must be a parameter dict (load_params() output); "
                 f"got {type(value).__name__}"
@@ -155,8 +155,9 @@ def pyramid(height: int, width: int, min_face_size: float, scale_factor: float):
 
     Raises:
       TypeError, ValueError: for sizes that are not ints >= 0, a
-        ``min_face_size`` not > 0 or so small that the first level's side
-        exceeds ``constants.MAX_IMAGE_SIDE``, or a ``scale_factor`` outside
+        ``min_face_size`` not > 0 or so small that the image scaled by the
+        first level's scale has a side above ``constants.MAX_IMAGE_SIDE``
+        (the level itself is 1 px larger), or a ``scale_factor`` outside
         (0, 0.99].
     """
     height = _checks.check_int(height, "height", 0)
@@ -165,13 +166,13 @@ def pyramid(height: int, width: int, min_face_size: float, scale_factor: float):
     scale_factor = _check_number(scale_factor, "scale_factor", 0, 0.99, True)
     scale = C.PNET_CELL / min_face_size
     side = min(height, width) * scale
-    largest = max(height, width) * scale + 1
+    largest = max(height, width) * scale
     if side >= C.PNET_CELL and largest > C.MAX_IMAGE_SIDE:
         raise ValueError(
             f"min_face_size={min_face_size:g} scales a {height}x{width} image "
-            f"up to a {largest:.4g}-px side, above the {C.MAX_IMAGE_SIDE}-px limit "
+            f"up to a {largest:.6g}-px side, above the {C.MAX_IMAGE_SIDE}-px limit "
             f"(constants.MAX_IMAGE_SIDE); use min_face_size >= "
-            f"{_round_up(C.PNET_CELL * max(height, width) / (C.MAX_IMAGE_SIDE - 1)):g}"
+            f"{_round_up(C.PNET_CELL * max(height, width) / C.MAX_IMAGE_SIDE):g}"
         )
     levels = []
     while side >= C.PNET_CELL:

@@ -1,3 +1,4 @@
+import flax
 import jax
 import jax.monitoring
 import jax.numpy as jnp
@@ -336,7 +337,7 @@ def test_pyramid_constants():
         (dict(params={"pnet": 1, "rnet": 1, "onet": 1}), TypeError, "params"),
         (dict(min_face_size=np.inf), ValueError, r"min_face_size.*\(0, inf\)"),
         # the first level would be 64 * 12 / 0.05 = 15,360 px on a side
-        (dict(min_face_size=0.05), ValueError, r"min_face_size.*>= 0\.09377$"),
+        (dict(min_face_size=0.05), ValueError, r"min_face_size.*>= 0\.09375$"),
         (dict(min_face_size=1e-300), ValueError, "min_face_size"),
     ],
 )
@@ -349,8 +350,19 @@ def test_settings_accept_numpy_sequences():
     image = np.zeros((64, 64, 3), np.uint8)
     found = mtcnn.detect(image, thresholds=np.array([0.6, 0.7, 0.7]))
     assert found.boxes.shape == (0, 4)
-    # the smallest min_face_size the error above suggests is accepted
-    assert mtcnn.pyramid(64, 64, 0.09377, 0.709)[0][1] == (8191, 8191)
+    # the smallest min_face_size the error above suggests is accepted: the
+    # image scaled to 8192 px, the level 1 px more (int(side * scale + 1))
+    assert mtcnn.pyramid(64, 64, 0.09375, 0.709)[0][1] == (8193, 8193)
+    # and no image the limit allows is refused at min_face_size 12
+    assert mtcnn.pyramid(100, 8192, 12, 0.709)[0] == (1.0, (101, 8193))
+    with pytest.raises(ValueError, match=r"8192\.68-px side.*>= 12$"):
+        mtcnn.pyramid(100, 8192, 11.999, 0.709)
+
+
+def test_params_may_be_any_mapping():
+    frozen = {net: flax.core.freeze(p) for net, p in mtcnn.load_params().items()}
+    found = mtcnn.detect(data.astronaut(), params=frozen)
+    assert len(found.scores) == 1
 
 
 @pytest.mark.parametrize("plus_one", [False, True])
