@@ -24,9 +24,9 @@ detections are materialised (``jax.block_until_ready``) inside the timing.
 The script restarts itself with glibc malloc settings (``_MALLOC``), unless
 they are set already, so that neither library pays page faults for memory
 that malloc returned to the system after the previous call: large mmap and
-trim thresholds, and one arena (XLA's worker threads otherwise allocate from
-per-thread arenas whose heaps are unmapped when emptied, and in some
-processes every call faults in its 27 MB P-Net buffer again).
+trim thresholds, and one arena (with the thresholds alone, XLA's worker
+threads, which allocate from their own arenas, still faulted their large
+buffers in again on every call in 5 of 6 processes; see docs/benchmarks.md).
 
 facenet-pytorch imports torchvision, which cannot be installed here: a
 stand-in (``benchmarks/_torchvision_standin.py``, NumPy greedy NMS) provides
@@ -366,7 +366,9 @@ def _require_peer() -> None:
 # glibc's malloc hands large freed buffers back to the system and maps fresh
 # pages for the next call, whose first touch then costs page faults: jaxcnn's
 # warm time on the 1024x768 photo swung between 69 and 83 ms with it. Large
-# thresholds keep freed memory for reuse, for both libraries (same process).
+# thresholds keep freed memory for reuse, for both libraries (same process);
+# one arena extends that to XLA's worker threads (0 faults per call, against
+# about 9,400 with the thresholds alone).
 _MALLOC = {
     "MALLOC_ARENA_MAX": "1",
     "MALLOC_MMAP_THRESHOLD_": str(2**30),

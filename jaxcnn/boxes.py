@@ -342,10 +342,11 @@ def _check_concrete_boxes(boxes, name: str = "boxes") -> None:
     b = np.asarray(boxes, np.float64)  # abs of the most negative int stays < 0
     if not np.isfinite(b).all():
         raise ValueError(f"{name} must be finite; got NaN or inf corners")
-    if b.size and np.abs(b).max() > MAX_CROP_COORDINATE:
+    largest = np.abs(b).max(initial=0.0)
+    if largest > MAX_CROP_COORDINATE:
         raise ValueError(
             f"{name} corners must lie within +-{MAX_CROP_COORDINATE} pixels; got "
-            f"{np.abs(b).max():g}"
+            f"{largest:g}"
         )
 
 

@@ -350,6 +350,9 @@ def test_settings_accept_numpy_sequences():
     image = np.zeros((64, 64, 3), np.uint8)
     found = mtcnn.detect(image, thresholds=np.array([0.6, 0.7, 0.7]))
     assert found.boxes.shape == (0, 4)
+
+
+def test_pyramid_limit_on_the_scaled_image():
     # the smallest min_face_size the error above suggests is accepted: the
     # image scaled to 8192 px, the level 1 px more (int(side * scale + 1))
     assert mtcnn.pyramid(64, 64, 0.09375, 0.709)[0][1] == (8193, 8193)
